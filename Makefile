@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test migrate openapi fuzz client-test bench test-postgres clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV) || { \
+	  echo "python3 -m venv failed: installing the system's venv package"; \
+	  apt-get update -q && apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime  ## serve on 127.0.0.1:8000 (migrates app.db at start-up)
+	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.dev  ## the whole test suite on in-memory SQLite
+	$(BIN)/python -m pytest
+
+migrate: $(VENV)/.runtime  ## apply migrations as a separate release step
+	$(BIN)/alembic upgrade head
+
+openapi: $(VENV)/.runtime  ## rewrite the committed openapi.json from the app
+	$(BIN)/python scripts/export_openapi.py
+
+fuzz: $(VENV)/.dev  ## schemathesis against the app's own OpenAPI document
+	$(BIN)/python -m pytest -p no:cacheprovider tests/fuzz -q
+
+client-test: $(VENV)/.runtime  ## generate the TypeScript SDK and run it against a live server
+	bash clients/typescript/run-e2e.sh
+
+bench: $(VENV)/.dev  ## project vs bare-FastAPI reference, printed as ratios
+	bash bench/run.sh
+
+test-postgres: $(VENV)/.dev  ## the suite against a throwaway PostgreSQL cluster
+	bash scripts/test-postgres.sh
+
+clean:
+	rm -rf $(VENV) app.db app.db-* .pytest_cache

@@ -1,0 +1,76 @@
+"""Settings, read once from environment variables or `.env`."""
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+logger = logging.getLogger("app")
+
+MIN_PRODUCTION_KEY_BYTES = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///./app.db"
+    # Apply Alembic migrations when the app starts; turn off where a release step migrates.
+    migrate_on_startup: bool = True
+    # Connections kept per process. 40 matches the threadpool that runs sync dependencies,
+    # so a request that holds a thread never waits for a connection held by a queued one.
+    db_pool_size: int = 40
+    db_max_overflow: int = 10
+    db_pool_timeout_seconds: float = 10.0
+
+    secret_key: SecretStr | None = None
+    # Where a development key is kept when SECRET_KEY is unset (git-ignored).
+    secret_key_file: Path = Path(".secret_key")
+    access_token_expire_minutes: int = 30
+    bcrypt_rounds: int = 12
+    default_credits: int = 0
+    cors_origins: Annotated[list[str], NoDecode] = []
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _require_strong_key_in_production(self) -> "Settings":
+        if self.environment == "production":
+            key = self.secret_key.get_secret_value() if self.secret_key else ""
+            if len(key.encode()) < MIN_PRODUCTION_KEY_BYTES:
+                raise ValueError(
+                    f"SECRET_KEY of at least {MIN_PRODUCTION_KEY_BYTES} bytes is required "
+                    "when ENVIRONMENT=production"
+                )
+        return self
+
+    @property
+    def jwt_key(self) -> str:
+        if self.secret_key is None:
+            self.secret_key = SecretStr(_load_or_create_key_file(self.secret_key_file))
+        return self.secret_key.get_secret_value()
+
+
+def _load_or_create_key_file(path: Path) -> str:
+    """A development key that survives restarts, so issued tokens stay valid."""
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two workers starting together cannot both write; the loser reads the winner's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(key)
+    logger.warning("SECRET_KEY is not set: generated a development key in %s", path.resolve())
+    return key

@@ -1,0 +1,66 @@
+"""Builds the app: `uvicorn app.main:app` serves it."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from app import db
+from app.api import router
+from app.config import Settings
+from app.limits import BodySizeLimit
+from app.security import PasswordHasher
+
+logger = logging.getLogger("app")
+
+
+def operation_id(route: APIRoute) -> str:
+    # The route's function name ("register", "me"), so generated clients read naturally.
+    return route.name
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("Unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.jwt_key  # noqa: B018 - resolve (or create) the key now, not on the first request
+    engine = db.make_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_startup:
+            db.migrate(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Video AI backend",
+        version="0.1.0",
+        summary="Phase 1: accounts, JWT auth and credits.",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
+    app.include_router(router)
+    app.add_exception_handler(Exception, unexpected_error)
+    app.add_middleware(BodySizeLimit)
+    if settings.cors_origins:  # outermost, so even a 413 carries CORS headers
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    return app
+
+
+app = create_app()

@@ -1,0 +1,53 @@
+"""Fixtures: a fresh app per test on in-memory SQLite, migrated by the real Alembic revisions."""
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+# Before app.main is imported anywhere: its module-level app must not touch the repo's files.
+os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-hs256")
+os.environ.setdefault("DATABASE_URL", "sqlite://")
+os.environ.setdefault("BCRYPT_ROUNDS", "4")
+
+from app.config import Settings  # noqa: E402
+from app.main import create_app  # noqa: E402
+from tests.utils import login, register  # noqa: E402
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., TestClient]]:
+    """Build a started app with these setting overrides; stopped at the end of the test."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        settings = Settings(**{"database_url": "sqlite://", "bcrypt_rounds": 4, **overrides})
+        client = TestClient(create_app(settings), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+@pytest.fixture
+def session(client: TestClient) -> Iterator[Session]:
+    """A session on the same database the client's app uses, to check stored state."""
+    with Session(client.app.state.engine) as session:
+        yield session
+
+
+@pytest.fixture
+def token(client: TestClient) -> str:
+    """A registered user's valid access token."""
+    assert register(client).status_code == 201
+    return login(client).json()["access_token"]

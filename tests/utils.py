@@ -1,0 +1,17 @@
+"""Small helpers shared by the tests: the public API, called the way a client would."""
+
+from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse battery"
+
+
+def register(client: TestClient, email: str = "alice@example.com", password: str = PASSWORD):
+    return client.post("/auth/register", json={"email": email, "password": password})
+
+
+def login(client: TestClient, email: str = "alice@example.com", password: str = PASSWORD):
+    return client.post("/auth/login", json={"email": email, "password": password})
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
