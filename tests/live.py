@@ -1,0 +1,68 @@
+"""A real uvicorn server for tests that need real sockets, threads and a database file.
+
+Listens on 127.0.0.1 on a free port; stopped by its process id.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from app.db import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def live_server(
+    database_url: str, *, workers: int = 1, env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[str]:
+    """Start `uvicorn app.main:app`, wait for /health, yield its base URL, stop it."""
+    port = free_port()
+    server_env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "live-server-test-secret-key-0123456789",
+        "BCRYPT_ROUNDS": "4",
+        **(env or {}),
+    }
+    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers), "--no-access-log"]
+    output = open(log, "wb") if log else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=ROOT, env=server_env, stdout=output,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited with {process.returncode}")
+            try:
+                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("uvicorn did not answer /health within 30 s")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the whole group: --workers spawns children
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if log:
+            output.close()
