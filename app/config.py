@@ -3,6 +3,7 @@
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -62,15 +63,20 @@ class Settings(BaseSettings):
 
 def _load_or_create_key_file(path: Path) -> str:
     """A development key that survives restarts, so issued tokens stay valid."""
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_urlsafe(48)
-    # O_EXCL: two workers starting together cannot both write; the loser reads the winner's key.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as file:
-        file.write(key)
-    logger.warning("SECRET_KEY is not set: generated a development key in %s", path.resolve())
+    if not path.exists():
+        # Written whole to a private temp file, then linked into place: workers starting
+        # together never read a half-written key, and only one key wins.
+        fd, temp_name = tempfile.mkstemp(dir=path.parent or ".", prefix=".secret_key-")
+        try:
+            with os.fdopen(fd, "w") as file:  # mkstemp creates it 0600
+                file.write(secrets.token_urlsafe(48))
+            os.link(temp_name, path)
+            logger.warning("SECRET_KEY is not set: generated a development key in %s", path.resolve())
+        except FileExistsError:
+            pass  # another process won the race; use its key
+        finally:
+            os.unlink(temp_name)
+    key = path.read_text().strip()
+    if not key:
+        raise ValueError(f"{path} is empty: delete it or set SECRET_KEY")
     return key
