@@ -1,0 +1,70 @@
+"""The committed openapi.json (the TypeScript client's source) must be what the app serves."""
+
+import json
+
+from fastapi.testclient import TestClient
+
+from app.db import ROOT
+from scripts.export_openapi import render
+
+COMMITTED = ROOT / "openapi.json"
+ERROR_DETAIL = {"$ref": "#/components/schemas/ErrorDetail"}
+
+
+def operations(document: dict) -> dict[str, dict]:
+    return {
+        operation["operationId"]: operation
+        for path in document["paths"].values()
+        for operation in path.values()
+    }
+
+
+def error_schema(operation: dict, code: str) -> dict:
+    return operation["responses"][code]["content"]["application/json"]["schema"]
+
+
+def test_committed_openapi_json_is_what_the_app_serves(client: TestClient):
+    served = client.app.openapi()
+    assert json.loads(COMMITTED.read_text(encoding="utf-8")) == served, (
+        "openapi.json is stale: run `make openapi` and commit it"
+    )
+    assert COMMITTED.read_text(encoding="utf-8") == render(served), "run `make openapi`"
+
+
+def test_operation_ids_are_short_and_unique(client: TestClient):
+    document = client.app.openapi()
+    ids = [op["operationId"] for path in document["paths"].values() for op in path.values()]
+    assert sorted(ids) == sorted({"health", "register", "login", "token", "me"})
+
+
+def test_every_operation_has_a_summary_and_a_tag(client: TestClient):
+    for operation in operations(client.app.openapi()).values():
+        assert operation.get("summary") and operation.get("tags"), operation["operationId"]
+
+
+def test_me_requires_the_bearer_token(client: TestClient):
+    document = client.app.openapi()
+    assert operations(document)["me"]["security"] == [{"OAuth2PasswordBearer": []}]
+    scheme = document["components"]["securitySchemes"]["OAuth2PasswordBearer"]
+    assert scheme["type"] == "oauth2"
+    assert scheme["flows"]["password"]["tokenUrl"] == "auth/token"
+    for public in ("health", "register", "login", "token"):
+        assert "security" not in operations(document)[public], public
+
+
+def test_errors_are_documented_with_their_body(client: TestClient):
+    ops = operations(client.app.openapi())
+    expected = {
+        "register": {"409", "413"},
+        "login": {"401", "403", "413"},
+        "token": {"401", "403", "413"},
+        "me": {"401", "403"},
+    }
+    for operation_id, codes in expected.items():
+        for code in codes:
+            assert error_schema(ops[operation_id], code) == ERROR_DETAIL, (operation_id, code)
+    for operation_id in ("register", "login", "token"):
+        assert error_schema(ops[operation_id], "422") == {
+            "$ref": "#/components/schemas/HTTPValidationError"
+        }
+    assert error_schema(ops["health"], "503") == {"$ref": "#/components/schemas/HealthStatus"}
