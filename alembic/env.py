@@ -56,7 +56,7 @@ if given is not None:
 else:  # the Alembic command line
     if config.config_file_name is not None:
         fileConfig(config.config_file_name, disable_existing_loggers=False)
-    engine = make_engine(Settings(migrate_on_startup=False))
+    engine = make_engine(Settings())
     with engine.connect() as connection:
         run(connection)
         connection.commit()
