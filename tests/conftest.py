@@ -1,7 +1,11 @@
-"""Fixtures: a fresh app per test on in-memory SQLite, migrated by the real Alembic revisions."""
+"""Fixtures: a fresh app per test on in-memory SQLite, migrated by the real Alembic revisions.
+
+With TEST_DATABASE_URL set (make test-postgres), on PostgreSQL instead: a new schema per app.
+"""
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -15,14 +19,18 @@ os.environ.setdefault("BCRYPT_ROUNDS", "4")
 
 from app.config import Settings  # noqa: E402
 from app.main import create_app  # noqa: E402
+from tests.postgres import TEST_DATABASE_URL, fresh_schema  # noqa: E402
 from tests.utils import login, register  # noqa: E402
 
 @pytest.fixture
 def make_client() -> Iterator[Callable[..., TestClient]]:
     """Build a started app with these setting overrides; stopped at the end of the test."""
     clients: list[TestClient] = []
+    schemas = ExitStack()
 
     def make(**overrides: Any) -> TestClient:
+        if TEST_DATABASE_URL and "database_url" not in overrides:
+            overrides["database_url"] = schemas.enter_context(fresh_schema())
         settings = Settings(**{"database_url": "sqlite://", "bcrypt_rounds": 4, **overrides})
         client = TestClient(create_app(settings), raise_server_exceptions=False)
         client.__enter__()
@@ -32,6 +40,7 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
     yield make
     for client in clients:
         client.__exit__(None, None, None)
+    schemas.close()
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy import create_engine, inspect
 
 from app.db import ROOT
 from app.models import metadata
+from tests.postgres import TEST_DATABASE_URL, fresh_schema
 
 
 def alembic_config() -> Config:
@@ -19,10 +22,12 @@ def alembic_config() -> Config:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'migrated.db'}"
-    monkeypatch.setenv("DATABASE_URL", url)  # alembic/env.py reads the app's settings
-    return url
+def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A SQLite file, or an empty PostgreSQL schema when TEST_DATABASE_URL is set."""
+    sqlite = nullcontext(f"sqlite:///{tmp_path / 'migrated.db'}")
+    with fresh_schema() if TEST_DATABASE_URL else sqlite as url:
+        monkeypatch.setenv("DATABASE_URL", url)  # alembic/env.py reads the app's settings
+        yield url
 
 
 def test_upgrade_head_gives_exactly_the_models_schema(database_url):
