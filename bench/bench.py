@@ -1,0 +1,425 @@
+"""Project vs bare-FastAPI reference, measured with wrk on loopback. Run through bench/run.sh.
+
+Default (about 3 minutes): 3 rounds, alternating project / reference within every measurement,
+    (a) /health req/s, 64 connections
+    (b) /me req/s with a valid token, 64 connections
+    (c) POST /auth/login p50 latency, 1 connection (sequential)
+    (d) /health p99 latency (4 connections) while 16 connections loop on POST /auth/login
+and prints the medians and the ratios project/reference against the targets of issue 5.
+
+--scale (about 4 more minutes): /me req/s with 1 vs 2 uvicorn workers, and /me and login
+latency with 1k vs 100k rows in the users table.
+
+Both servers run `python -m uvicorn ... --workers 1 --no-access-log --host 127.0.0.1` on free
+ports. On a machine with 2+ CPUs the server is pinned to CPU 0 and wrk to the others (taskset).
+Servers are started in their own process group and stopped by that id, also on Ctrl-C/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+RESULTS = BENCH / "results"
+WRK_LUA = BENCH / "wrk.lua"
+PYTHON = sys.executable
+
+SECRET_KEY = "bench-secret-key-0123456789-0123456789-0123456789"
+EMAIL = "bench@example.com"
+PASSWORD = "bench password 123"
+ROUNDS_ENV = os.environ.get("BCRYPT_ROUNDS", "12")
+LOGIN_BODY = json.dumps({"email": EMAIL, "password": PASSWORD})
+
+# Seconds per wrk run; BENCH_TIME_SCALE=0.5 halves them for a quick look.
+SCALE = float(os.environ.get("BENCH_TIME_SCALE", "1"))
+T_RPS = 5 * SCALE
+T_LOGIN = 6 * SCALE
+T_LOADED = 8 * SCALE
+
+TARGETS = {  # metric: (comparison, bound) on project/reference
+    "health_rps": (">=", 1.0),
+    "me_rps": (">=", 0.6),
+    "login_p50_ms": ("<=", 1.05),
+    "health_p99_under_login_ms": ("<=", 1.2),
+}
+LABELS = {
+    "health_rps": "(a) /health req/s, 64 conn",
+    "me_rps": "(b) /me req/s, 64 conn",
+    "login_p50_ms": "(c) login p50 ms, 1 conn",
+    "health_p99_under_login_ms": "(d) /health p99 ms, 16 logins",
+}
+
+_children: list[subprocess.Popen[bytes]] = []
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- CPU pinning
+
+
+def cpu_plan() -> tuple[list[str], list[str], str]:
+    """taskset prefixes for the server and for wrk, and a description."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2 or shutil.which("taskset") is None:
+        return [], [], f"not pinned ({len(cpus)} CPU(s) usable)"
+    server, load = str(cpus[0]), ",".join(str(c) for c in cpus[1:])
+    plan = f"server on CPU {server}, wrk on CPU {load}"
+    return ["taskset", "-c", server], ["taskset", "-c", load], plan
+
+
+SERVER_PIN, LOAD_PIN, PIN_PLAN = cpu_plan()
+
+
+# ---------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(method: str, url: str, body: str | None = None, token: str | None = None) -> Any:
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        url, data=body.encode() if body is not None else None, headers=headers, method=method
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)  # its own group: --workers 2 forks children
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    if process in _children:
+        _children.remove(process)
+
+
+@contextmanager
+def server(kind: str, env: dict[str, str], *, workers: int = 1, pin: bool = True) -> Iterator[str]:
+    """Start the project ("project") or the reference ("reference"); yield its base URL."""
+    port = free_port()
+    target = ["app.main:app"] if kind == "project" else ["reference:app", "--app-dir", "bench"]
+    command = [
+        *(SERVER_PIN if pin else []), PYTHON, "-m", "uvicorn", *target,
+        "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--no-access-log",
+    ]  # fmt: skip
+    RESULTS.mkdir(exist_ok=True)
+    logfile = open(RESULTS / f"{kind}-server.log", "ab")
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, **env}, stdout=logfile, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    _children.append(process)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{kind} server exited with {process.returncode}; "
+                                   f"see {RESULTS / (kind + '-server.log')}")
+            try:
+                http("GET", f"{url}/health")
+                break
+            except (urllib.error.URLError, ConnectionError, OSError):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{kind} server did not answer /health in 60 s") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        stop(process)
+        logfile.close()
+
+
+def server_env(database_url: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": SECRET_KEY,
+        "ENVIRONMENT": "production",
+        "BCRYPT_ROUNDS": ROUNDS_ENV,
+        "MIGRATE_ON_STARTUP": "true",
+        "BENCH_PASSWORD": PASSWORD,
+    }
+
+
+def register_and_login(url: str) -> str:
+    http("POST", f"{url}/auth/register", json.dumps({"email": EMAIL, "password": PASSWORD}))
+    return http("POST", f"{url}/auth/login", LOGIN_BODY)["access_token"]
+
+
+# ---------------------------------------------------------------- wrk
+
+
+def wrk_command(url: str, seconds: float, connections: int, timeout: str) -> list[str]:
+    return [*LOAD_PIN, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+            f"--timeout={timeout}", "-s", str(WRK_LUA), url]  # fmt: skip
+
+
+def wrk_env(token: str | None, body: str | None) -> dict[str, str]:
+    return {**os.environ, "BENCH_TOKEN": token or "", "BENCH_BODY": body or ""}
+
+
+def parse_wrk(output: str) -> dict[str, float]:
+    for line in output.splitlines():
+        if line.startswith("BENCH "):
+            raw = json.loads(line[len("BENCH "):])
+            raw["rps"] = raw["requests"] / (raw["duration_us"] / 1e6)
+            return raw
+    raise RuntimeError(f"wrk printed no BENCH line:\n{output}")
+
+
+def check(result: dict[str, float], what: str) -> dict[str, float]:
+    if result["non2xx"] or result["errors"]:
+        raise RuntimeError(f"{what}: {result['non2xx']} non-2xx answers, "
+                           f"{result['errors']} socket errors; the measurement is not valid")
+    return result
+
+
+def wrk(url: str, seconds: float, connections: int, *, token: str | None = None,
+        body: str | None = None, timeout: str = "10s") -> dict[str, float]:  # fmt: skip
+    command = wrk_command(url, seconds, connections, timeout)
+    output = subprocess.run(command, env=wrk_env(token, body), capture_output=True, text=True,
+                            check=True).stdout  # fmt: skip
+    return check(parse_wrk(output), url)
+
+
+def health_under_login(base: str, seconds: float) -> dict[str, float]:
+    """/health latency (4 connections) while 16 connections loop on POST /auth/login."""
+    login_command = wrk_command(f"{base}/auth/login", seconds + 2, 16, "60s")
+    login = subprocess.Popen(login_command, env=wrk_env(None, LOGIN_BODY), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        time.sleep(1)  # let the 16 logins fill the server first
+        health = wrk(f"{base}/health", seconds, 4)
+        out, _ = login.communicate(timeout=seconds + 30)
+    finally:
+        if login.poll() is None:
+            login.kill()
+            login.wait()
+    logins = check(parse_wrk(out), "login under load")
+    return {**health, "login_rps": logins["rps"], "login_p50_us": logins["p50_us"]}
+
+
+# ---------------------------------------------------------------- measurements
+
+
+def measure(kind: str, url: str, token: str, metric: str) -> float:
+    if metric == "health_rps":
+        return wrk(f"{url}/health", T_RPS, 64)["rps"]
+    if metric == "me_rps":
+        return wrk(f"{url}/me", T_RPS, 64, token=token)["rps"]
+    if metric == "login_p50_ms":
+        return wrk(f"{url}/auth/login", T_LOGIN, 1, body=LOGIN_BODY, timeout="30s")["p50_us"] / 1e3
+    if metric == "health_p99_under_login_ms":
+        return health_under_login(url, T_LOADED)["p99_us"] / 1e3
+    raise ValueError(metric)
+
+
+def warm_up(url: str, token: str) -> None:
+    wrk(f"{url}/health", 1, 16)
+    wrk(f"{url}/me", 1, 16, token=token)
+    http("POST", f"{url}/auth/login", LOGIN_BODY)
+
+
+def compare(rounds: int, tmp: Path) -> dict[str, Any]:
+    env = server_env(f"sqlite:///{tmp / 'project.db'}")
+    values: dict[str, dict[str, list[float]]] = {m: {"project": [], "reference": []}
+                                                 for m in TARGETS}  # fmt: skip
+    with server("project", env) as project, server("reference", env) as reference:
+        token = register_and_login(project)
+        http("GET", f"{reference}/me", token=token)  # the reference accepts the same token
+        urls = {"project": project, "reference": reference}
+        for kind, url in urls.items():
+            warm_up(url, token)
+        for r in range(1, rounds + 1):
+            for metric in TARGETS:
+                for kind in ("project", "reference"):  # A B, A B, ...
+                    value = measure(kind, urls[kind], token, metric)
+                    values[metric][kind].append(value)
+                    log(f"round {r}  {metric:<26} {kind:<9} {value:10.2f}")
+    table = {}
+    for metric, by_kind in values.items():
+        p, ref = statistics.median(by_kind["project"]), statistics.median(by_kind["reference"])
+        op, bound = TARGETS[metric]
+        ratio = p / ref
+        met = ratio >= bound if op == ">=" else ratio <= bound
+        table[metric] = {"project": p, "reference": ref, "ratio": ratio, "target": f"{op} {bound}",
+                         "met": met, "rounds": by_kind}  # fmt: skip
+    return table
+
+
+def print_table(table: dict[str, Any], rounds: int) -> None:
+    print(f"\nmedians of {rounds} rounds, {PIN_PLAN}, BCRYPT_ROUNDS={ROUNDS_ENV}")
+    print(f"{'measurement':<32}{'project':>10}{'reference':>11}{'ratio':>8}  target")
+    for metric, row in table.items():
+        verdict = "met" if row["met"] else "MISSED"
+        print(f"{LABELS[metric]:<32}{row['project']:>10.1f}{row['reference']:>11.1f}"
+              f"{row['ratio']:>8.2f}  {row['target']:<7} {verdict}")  # fmt: skip
+
+
+# ---------------------------------------------------------------- scale mode
+
+
+def insert_users(db_path: Path, count: int, password_hash: str, start: int) -> None:
+    """Add `count` users directly with SQL (one transaction), e-mails user<start+i>@example.com."""
+    connection = sqlite3.connect(db_path, timeout=30)
+    with connection:
+        connection.executemany(
+            "INSERT INTO users (email, password_hash, created_at, is_active, credits) "
+            "VALUES (?, ?, '2026-01-01 00:00:00.000000', 1, 0)",
+            ((f"user{i}@example.com", password_hash) for i in range(start, start + count)),
+        )
+    connection.close()
+
+
+def scale(tmp: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    # 1 vs 2 workers: not pinned, so a second worker can use a second CPU (wrk shares them).
+    for workers in (1, 2):
+        db = tmp / f"workers{workers}.db"
+        env = server_env(f"sqlite:///{db}")
+        for kind in ("project", "reference"):
+            with server(kind, env, workers=workers, pin=False) as url:
+                token = register_and_login(url) if kind == "project" else out["token"]
+                out["token"] = token
+                wrk(f"{url}/me", 2, 64, token=token)
+                runs = [wrk(f"{url}/me", T_RPS, 64, token=token)["rps"] for _ in range(3)]
+                out[f"me_rps_{kind}_{workers}w"] = statistics.median(runs)
+                log(f"scale  /me req/s {kind:<9} workers={workers}: {runs}")
+    # 1k vs 100k users: pinned like the default run, project only.
+    from passlib.context import CryptContext
+
+    password_hash = CryptContext(schemes=["bcrypt"], bcrypt__rounds=int(ROUNDS_ENV)).hash(
+        "not the bench password"
+    )
+    for size in (1_000, 100_000):
+        db = tmp / f"users{size}.db"
+        env = server_env(f"sqlite:///{db}")
+        with server("project", env) as url:
+            token = register_and_login(url)  # the bench user is row 1
+            insert_users(db, size - 1, password_hash, 0)
+            count = sqlite3.connect(db).execute("SELECT count(*) FROM users").fetchone()[0]
+            wrk(f"{url}/me", 2, 64, token=token)
+            me = [wrk(f"{url}/me", T_RPS, 64, token=token) for _ in range(3)]
+            me1 = [wrk(f"{url}/me", T_RPS, 1, token=token) for _ in range(3)]
+            login = [wrk(f"{url}/auth/login", T_LOGIN, 1, body=LOGIN_BODY, timeout="30s")
+                     for _ in range(3)]  # fmt: skip
+            out[f"users_{size}"] = {
+                "rows": count,
+                "me_rps_64c": statistics.median(r["rps"] for r in me),
+                "me_p50_ms_1c": statistics.median(r["p50_us"] for r in me1) / 1e3,
+                "login_p50_ms_1c": statistics.median(r["p50_us"] for r in login) / 1e3,
+            }
+            log(f"scale  users={count}: {out[f'users_{size}']}")
+    out.pop("token", None)
+    return out
+
+
+def print_scale(out: dict[str, Any]) -> None:
+    print("\nscale (medians of 3 runs)")
+    print("/me req/s, 64 conn, not pinned   1 worker  2 workers")
+    for kind in ("project", "reference"):
+        print(f"  {kind:<30}{out[f'me_rps_{kind}_1w']:>9.0f}{out[f'me_rps_{kind}_2w']:>11.0f}")
+    print(f"project, users table            {'1k rows':>9}{'100k rows':>11}")
+    for key, label in (("me_rps_64c", "/me req/s, 64 conn"), ("me_p50_ms_1c", "/me p50 ms, 1 conn"),
+                       ("login_p50_ms_1c", "login p50 ms, 1 conn")):  # fmt: skip
+        print(f"  {label:<30}{out['users_1000'][key]:>9.2f}{out['users_100000'][key]:>11.2f}")
+
+
+# ---------------------------------------------------------------- main
+
+
+def machine() -> dict[str, str]:
+    def run(*command: str) -> str:
+        try:
+            return subprocess.run(command, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return ""
+
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": run("nproc"),
+        "cpu": next((line.split(":", 1)[1].strip() for line in run("lscpu").splitlines()
+                     if line.startswith("Model name")), platform.processor()),  # fmt: skip
+        "python": platform.python_version(),
+        "wrk": run("wrk", "-v").splitlines()[0] if shutil.which("wrk") else "",
+        "git": run("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"),
+        "pinning": PIN_PLAN,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--scale", action="store_true", help="also run the scale measurements")
+    parser.add_argument("--scale-only", action="store_true", help="only the scale measurements")
+    parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        log("wrk is not installed: apt-get update && apt-get install -y wrk")
+        return 2
+
+    def terminate(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, terminate)
+    info = machine()
+    log(f"bench: {info}")
+    result: dict[str, Any] = {"machine": info}
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            if not args.scale_only:
+                result["compare"] = compare(args.rounds, Path(tmp))
+            if args.scale or args.scale_only:
+                result["scale"] = scale(Path(tmp))
+    finally:
+        for process in list(_children):
+            stop(process)
+    result["seconds"] = round(time.monotonic() - started)
+    print(f"\n{info['date']}  nproc={info['nproc']}  {info['cpu']}  Python {info['python']}  "
+          f"git {info['git']}  ({result['seconds']} s)")  # fmt: skip
+    if "compare" in result:
+        print_table(result["compare"], args.rounds)
+    if "scale" in result:
+        print_scale(result["scale"])
+    RESULTS.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"{stamp}.json"
+    path.write_text(json.dumps(result, indent=2, default=str))
+    print(f"\nfull results: {path.relative_to(ROOT)}")
+    missed = [m for m, row in result.get("compare", {}).items() if not row["met"]]
+    return 1 if (args.strict and missed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
