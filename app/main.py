@@ -1,12 +1,15 @@
 """Builds the app: `uvicorn app.main:app` serves it."""
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
 from app import db
@@ -26,6 +29,15 @@ def operation_id(route: APIRoute) -> str:
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("Unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
+
+
+async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    """FastAPI's 422 without each error's "input", which echoed the submitted password and
+    made a 500 of input JSON cannot carry back (a lone surrogate "\\ud800", NaN, 1e999)."""
+    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
+    # ensure_ascii: a message quoting a lone surrogate still renders (as an escape).
+    body = json.dumps({"detail": jsonable_encoder(errors)}, ensure_ascii=True, allow_nan=False)
+    return Response(body, status_code=422, media_type="application/json")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -52,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
     app.include_router(router)
     app.add_exception_handler(Exception, unexpected_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_middleware(BodySizeLimit)
     if settings.cors_origins:  # outermost, so even a 413 carries CORS headers
         app.add_middleware(
