@@ -65,7 +65,9 @@ def user_id_from_token(token: str, *, key: str) -> int | None:
                 "leeway": CLOCK_LEEWAY_SECONDS,
             },
         )
-    except (JOSEError, ValueError):  # garbage of any shape is just an invalid token
+    # Garbage of any shape is just an invalid token; jose raises TypeError for a signed
+    # exp/iat/nbf that is null, an array or an object.
+    except (JOSEError, ValueError, TypeError):
         return None
     # jose accepts "123" or 1.5 for exp/iat; RFC 7519 NumericDate here means an integer.
     if any(type(claims[name]) is not int for name in ("exp", "iat")):
