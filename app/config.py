@@ -16,7 +16,9 @@ MIN_PRODUCTION_KEY_BYTES = 32
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refused setting must not print SECRET_KEY (or a DATABASE_URL
+    # password) into the start-up error.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///./app.db"
