@@ -69,6 +69,7 @@ LABELS = {
 }
 
 _children: list[subprocess.Popen[bytes]] = []
+_pids: dict[str, int] = {}  # base URL -> server process id
 
 
 def log(message: str) -> None:
@@ -141,6 +142,7 @@ def server(kind: str, env: dict[str, str], *, workers: int = 1, pin: bool = True
     )  # fmt: skip
     _children.append(process)
     url = f"http://127.0.0.1:{port}"
+    _pids[url] = process.pid
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -204,12 +206,28 @@ def check(result: dict[str, float], what: str) -> dict[str, float]:
     return result
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of a process and its threads so far (Linux /proc)."""
+    if pid is None:
+        return float("nan")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(url: str, seconds: float, connections: int, *, token: str | None = None,
         body: str | None = None, timeout: str = "10s") -> dict[str, float]:  # fmt: skip
+    """One wrk run; also the server's CPU microseconds per request (1-worker servers only)."""
     command = wrk_command(url, seconds, connections, timeout)
+    pid = _pids.get("/".join(url.split("/", 3)[:3]))
+    before = cpu_seconds(pid)
     output = subprocess.run(command, env=wrk_env(token, body), capture_output=True, text=True,
                             check=True).stdout  # fmt: skip
-    return check(parse_wrk(output), url)
+    result = check(parse_wrk(output), url)
+    result["cpu_us_per_request"] = (cpu_seconds(pid) - before) / result["requests"] * 1e6
+    return result
 
 
 def health_under_login(base: str, seconds: float) -> dict[str, float]:
@@ -232,15 +250,19 @@ def health_under_login(base: str, seconds: float) -> dict[str, float]:
 # ---------------------------------------------------------------- measurements
 
 
-def measure(kind: str, url: str, token: str, metric: str) -> float:
+def measure(url: str, token: str, metric: str) -> tuple[float, float]:
+    """The metric's value and the server's CPU microseconds per request of that run."""
     if metric == "health_rps":
-        return wrk(f"{url}/health", T_RPS, 64)["rps"]
+        r = wrk(f"{url}/health", T_RPS, 64)
+        return r["rps"], r["cpu_us_per_request"]
     if metric == "me_rps":
-        return wrk(f"{url}/me", T_RPS, 64, token=token)["rps"]
+        r = wrk(f"{url}/me", T_RPS, 64, token=token)
+        return r["rps"], r["cpu_us_per_request"]
     if metric == "login_p50_ms":
-        return wrk(f"{url}/auth/login", T_LOGIN, 1, body=LOGIN_BODY, timeout="30s")["p50_us"] / 1e3
+        r = wrk(f"{url}/auth/login", T_LOGIN, 1, body=LOGIN_BODY, timeout="30s")
+        return r["p50_us"] / 1e3, r["cpu_us_per_request"]
     if metric == "health_p99_under_login_ms":
-        return health_under_login(url, T_LOADED)["p99_us"] / 1e3
+        return health_under_login(url, T_LOADED)["p99_us"] / 1e3, float("nan")
     raise ValueError(metric)
 
 
@@ -250,10 +272,12 @@ def warm_up(url: str, token: str) -> None:
     http("POST", f"{url}/auth/login", LOGIN_BODY)
 
 
-def compare(rounds: int, tmp: Path) -> dict[str, Any]:
+def compare(rounds: int, tmp: Path, metrics: list[str]) -> dict[str, Any]:
     env = server_env(f"sqlite:///{tmp / 'project.db'}")
     values: dict[str, dict[str, list[float]]] = {m: {"project": [], "reference": []}
-                                                 for m in TARGETS}  # fmt: skip
+                                                 for m in metrics}  # fmt: skip
+    cpu: dict[str, dict[str, list[float]]] = {m: {"project": [], "reference": []}
+                                              for m in metrics}  # fmt: skip
     with server("project", env) as project, server("reference", env) as reference:
         token = register_and_login(project)
         http("GET", f"{reference}/me", token=token)  # the reference accepts the same token
@@ -261,11 +285,13 @@ def compare(rounds: int, tmp: Path) -> dict[str, Any]:
         for kind, url in urls.items():
             warm_up(url, token)
         for r in range(1, rounds + 1):
-            for metric in TARGETS:
+            for metric in metrics:
                 for kind in ("project", "reference"):  # A B, A B, ...
-                    value = measure(kind, urls[kind], token, metric)
+                    value, cpu_us = measure(urls[kind], token, metric)
                     values[metric][kind].append(value)
-                    log(f"round {r}  {metric:<26} {kind:<9} {value:10.2f}")
+                    cpu[metric][kind].append(cpu_us)
+                    log(f"round {r}  {metric:<26} {kind:<9} {value:10.2f}"
+                        f"   server CPU {cpu_us:8.0f} us/request")  # fmt: skip
     table = {}
     for metric, by_kind in values.items():
         p, ref = statistics.median(by_kind["project"]), statistics.median(by_kind["reference"])
@@ -273,17 +299,23 @@ def compare(rounds: int, tmp: Path) -> dict[str, Any]:
         ratio = p / ref
         met = ratio >= bound if op == ">=" else ratio <= bound
         table[metric] = {"project": p, "reference": ref, "ratio": ratio, "target": f"{op} {bound}",
-                         "met": met, "rounds": by_kind}  # fmt: skip
+                         "met": met, "rounds": by_kind,
+                         "cpu_us_per_request": {k: statistics.median(v)
+                                                for k, v in cpu[metric].items()}}  # fmt: skip
     return table
 
 
 def print_table(table: dict[str, Any], rounds: int) -> None:
     print(f"\nmedians of {rounds} rounds, {PIN_PLAN}, BCRYPT_ROUNDS={ROUNDS_ENV}")
-    print(f"{'measurement':<32}{'project':>10}{'reference':>11}{'ratio':>8}  target")
+    print(f"{'measurement':<32}{'project':>10}{'reference':>11}{'ratio':>8}  {'target':<14}"
+          "server CPU us/req (project / reference)")  # fmt: skip
     for metric, row in table.items():
         verdict = "met" if row["met"] else "MISSED"
+        cpu = row["cpu_us_per_request"]
+        cpu_text = "" if cpu["project"] != cpu["project"] else (  # NaN: not measured
+            f"{cpu['project']:.0f} / {cpu['reference']:.0f}")
         print(f"{LABELS[metric]:<32}{row['project']:>10.1f}{row['reference']:>11.1f}"
-              f"{row['ratio']:>8.2f}  {row['target']:<7} {verdict}")  # fmt: skip
+              f"{row['ratio']:>8.2f}  {row['target']:<7} {verdict:<6} {cpu_text}")  # fmt: skip
 
 
 # ---------------------------------------------------------------- scale mode
@@ -382,6 +414,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scale", action="store_true", help="also run the scale measurements")
     parser.add_argument("--scale-only", action="store_true", help="only the scale measurements")
+    parser.add_argument("--only", nargs="+", choices=list(TARGETS), default=list(TARGETS),
+                        help="measure only these (for investigations)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -399,7 +433,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
             if not args.scale_only:
-                result["compare"] = compare(args.rounds, Path(tmp))
+                result["compare"] = compare(args.rounds, Path(tmp), args.only)
             if args.scale or args.scale_only:
                 result["scale"] = scale(Path(tmp))
     finally:
