@@ -24,11 +24,13 @@ BAD_TOKEN = {401: _error("Missing, invalid or expired token"), 403: _error("Inac
 TOO_LARGE = {413: _error("Request body larger than 64 KiB")}
 
 
-def get_settings(request: Request) -> Settings:
+# async: they only read app.state, and FastAPI would run a plain `def` dependency in the
+# threadpool, a thread hop per dependency per request (measured in bench/README.md).
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_hasher(request: Request) -> PasswordHasher:
+async def get_hasher(request: Request) -> PasswordHasher:
     return request.app.state.hasher
 
 

@@ -125,10 +125,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def server(kind: str, env: dict[str, str], *, workers: int = 1, pin: bool = True) -> Iterator[str]:
+def server(kind: str, env: dict[str, str], *, workers: int = 1, pin: bool = True,
+           cwd: Path = ROOT) -> Iterator[str]:  # fmt: skip
     """Start the project ("project") or the reference ("reference"); yield its base URL."""
     port = free_port()
-    target = ["app.main:app"] if kind == "project" else ["reference:app", "--app-dir", "bench"]
+    target = ["reference:app", "--app-dir", str(BENCH)] if kind == "reference" else ["app.main:app"]
     command = [
         *(SERVER_PIN if pin else []), PYTHON, "-m", "uvicorn", *target,
         "--host", "127.0.0.1", "--port", str(port),
@@ -137,7 +138,7 @@ def server(kind: str, env: dict[str, str], *, workers: int = 1, pin: bool = True
     RESULTS.mkdir(exist_ok=True)
     logfile = open(RESULTS / f"{kind}-server.log", "ab")
     process = subprocess.Popen(
-        command, cwd=ROOT, env={**os.environ, **env}, stdout=logfile, stderr=subprocess.STDOUT,
+        command, cwd=cwd, env={**os.environ, **env}, stdout=logfile, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
     _children.append(process)
@@ -272,14 +273,19 @@ def warm_up(url: str, token: str) -> None:
     http("POST", f"{url}/auth/login", LOGIN_BODY)
 
 
-def compare(rounds: int, tmp: Path, metrics: list[str]) -> dict[str, Any]:
+def compare(rounds: int, tmp: Path, metrics: list[str], baseline: Path | None) -> dict[str, Any]:
+    """Project vs reference; with `baseline`, vs the project in that other checkout instead."""
     env = server_env(f"sqlite:///{tmp / 'project.db'}")
+    other = (server("baseline", {**env, "DATABASE_URL": f"sqlite:///{tmp / 'baseline.db'}"},
+                    cwd=baseline) if baseline else server("reference", env))  # fmt: skip
     values: dict[str, dict[str, list[float]]] = {m: {"project": [], "reference": []}
                                                  for m in metrics}  # fmt: skip
     cpu: dict[str, dict[str, list[float]]] = {m: {"project": [], "reference": []}
                                               for m in metrics}  # fmt: skip
-    with server("project", env) as project, server("reference", env) as reference:
+    with server("project", env) as project, other as reference:
         token = register_and_login(project)
+        if baseline:
+            register_and_login(reference)  # same user id 1 and same key: the token fits both
         http("GET", f"{reference}/me", token=token)  # the reference accepts the same token
         urls = {"project": project, "reference": reference}
         for kind, url in urls.items():
@@ -416,6 +422,9 @@ def main() -> int:
     parser.add_argument("--scale-only", action="store_true", help="only the scale measurements")
     parser.add_argument("--only", nargs="+", choices=list(TARGETS), default=list(TARGETS),
                         help="measure only these (for investigations)")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="compare against the project in another checkout (e.g. a git "
+                             "worktree of an older commit) instead of bench/reference.py")
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -433,7 +442,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
             if not args.scale_only:
-                result["compare"] = compare(args.rounds, Path(tmp), args.only)
+                result["compare"] = compare(args.rounds, Path(tmp), args.only, args.baseline)
             if args.scale or args.scale_only:
                 result["scale"] = scale(Path(tmp))
     finally:
