@@ -24,7 +24,13 @@ def create_user(
     return user
 
 
+# users.id is an INTEGER: 32 bits on PostgreSQL, which refuses a larger number with an error.
+MAX_ID = 2**31 - 1
+
+
 def get_user(session: Session, user_id: int) -> User | None:
+    if not 0 < user_id <= MAX_ID:
+        return None
     return session.get(User, user_id)
 
 

@@ -10,7 +10,7 @@ from passlib.context import CryptContext
 ALGORITHM = "HS256"
 BCRYPT_MAX_BYTES = 72
 CLOCK_LEEWAY_SECONDS = 5
-_DECIMAL_ID = re.compile(r"[1-9][0-9]{0,17}")  # fits SQLite's and PostgreSQL's 64-bit ints
+_DECIMAL_ID = re.compile(r"[1-9][0-9]{0,17}")  # fits 64 bits; crud.get_user bounds it to users.id
 
 
 def password_fits_bcrypt(password: str) -> bool:
