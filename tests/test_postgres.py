@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from app.config import Settings
-from tests.live import live_server
+from tests.live import free_port, live_server
 from tests.postgres import admin_engine, fresh_schema, requires_postgres
 from tests.utils import PASSWORD
 
@@ -180,3 +180,14 @@ def test_a_pool_much_smaller_than_the_burst_queues_requests_without_time_outs(
     assert 0 < peak <= 5
     print(f"\n{4 * PER_WORKER} concurrent /me on 1 worker with a pool of 5: all 200 in "
           f"{elapsed:.2f} s, peak {peak} PostgreSQL connections")
+
+
+def test_health_is_503_when_postgresql_cannot_be_reached(make_client):
+    port = free_port()  # nothing listens there
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{port}/nowhere?connect_timeout=2"
+    client = make_client(database_url=url, migrate_on_startup=False)
+
+    response = client.get("/health")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}
