@@ -7,10 +7,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import db
 from app.api import router
@@ -40,6 +42,15 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> Resp
     return Response(body, status_code=422, media_type="application/json")
 
 
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """FastAPI's handler, except that a body it cannot even decode (JSON that is not UTF-8,
+    a broken form) is the documented 422 for a malformed body, not an undocumented 400."""
+    if exc.status_code == 400 and exc.__cause__ is not None and request.method == "POST":
+        error = {"type": "body_unparsable", "loc": ["body"], "msg": str(exc.detail)}
+        return JSONResponse({"detail": [error]}, status_code=422)
+    return await http_exception_handler(request, exc)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.jwt_key  # noqa: B018 - resolve (or create) the key now, not on the first request
@@ -65,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(router)
     app.add_exception_handler(Exception, unexpected_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_middleware(BodySizeLimit)
     if settings.cors_origins:  # outermost, so even a 413 carries CORS headers
         app.add_middleware(
