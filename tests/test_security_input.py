@@ -274,3 +274,18 @@ def test_the_422_body_never_echoes_the_submitted_password(client, alice):
         assert response.status_code == 422
         assert secret not in response.text
         assert "my-secret" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/auth/register", "/auth/login"])
+@pytest.mark.parametrize("raw", [b"\xff\xfe\xfd", b'{"email": "\xff@example.com"}', b"\x1e\xc3(\xa0\xa1"])
+def test_a_body_that_is_not_utf8_is_the_documented_422_not_a_400(client, alice, path, raw):
+    response = client.post(path, content=raw, headers=JSON)
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body"]
+
+
+def test_a_broken_multipart_form_is_422(client, alice):
+    response = client.post("/auth/token", content=b"--x\r\nbroken",
+                           headers={"Content-Type": "multipart/form-data; boundary=x"})
+    assert response.status_code == 422
