@@ -59,7 +59,7 @@ cleanup() {
             [[ -z $pid ]] || kill -TERM "$pid" 2>/dev/null || true
         }
     fi
-    if [[ $status != 0 && -f $LOG ]]; then
+    if [[ $status != 0 && -z ${TESTS_RAN:-} && -f $LOG ]]; then  # the cluster's fault, not a test's
         echo "--- last lines of $LOG ---" >&2
         tail -20 "$LOG" >&2 || true
     fi
@@ -85,4 +85,5 @@ echo "$("$BINDIR/postgres" --version) in $WORK on 127.0.0.1:$PORT" >&2
 
 export TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$PORT/app_test"
 echo "TEST_DATABASE_URL=$TEST_DATABASE_URL" >&2
+TESTS_RAN=1
 "$PYTHON" -m pytest "$@"
