@@ -1,4 +1,4 @@
-"""Concurrency on PostgreSQL, through a real `uvicorn --workers 4` (skipped without TEST_DATABASE_URL).
+"""Concurrency on PostgreSQL via a real `uvicorn --workers 4`; skipped without TEST_DATABASE_URL.
 
 One email registered by many requests at once gives exactly one account; many registrations
 at once all land; and 64 concurrent /me per worker are all served with no pool time-out: the
@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 import httpx
 import pytest
@@ -129,7 +130,7 @@ class ConnectionCounter:
                 self.peak = max(self.peak, count)
                 time.sleep(0.005)
 
-    def __enter__(self) -> "ConnectionCounter":
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 

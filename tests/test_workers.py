@@ -97,7 +97,7 @@ def assert_no_tables(database_url: str) -> None:
 def test_migrating_as_a_release_step_then_starting_workers_that_do_not_migrate(
     database_url, tmp_path
 ):
-    """The `make migrate` path: `alembic upgrade head` (here three at once), MIGRATE_ON_STARTUP=false."""
+    """The `make migrate` path: `alembic upgrade head` (three at once), MIGRATE_ON_STARTUP=false."""
     env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     assert_no_tables(database_url)
     migrations = [
