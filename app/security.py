@@ -20,7 +20,10 @@ def password_fits_bcrypt(password: str) -> bool:
 
 class PasswordHasher:
     def __init__(self, rounds: int) -> None:
-        self._context = CryptContext(schemes=["bcrypt"], bcrypt__rounds=rounds)
+        # min_rounds: a cheaper stored hash is upgraded at login; a costlier one is kept.
+        self._context = CryptContext(
+            schemes=["bcrypt"], bcrypt__default_rounds=rounds, bcrypt__min_rounds=rounds
+        )
 
     @cached_property
     def _dummy_hash(self) -> str:

@@ -174,6 +174,17 @@ def test_a_hash_with_an_outdated_cost_is_upgraded_on_the_next_login(make_client)
     assert stored_user(client).password_hash == upgraded  # and is not rewritten again
 
 
+def test_a_hash_with_a_higher_cost_is_never_downgraded(make_client):
+    client = make_client(bcrypt_rounds=4)
+    register(client)
+    stronger = CryptContext(schemes=["bcrypt"], bcrypt__rounds=6).hash(PASSWORD)
+    set_user(client, password_hash=stronger)
+
+    assert login(client).status_code == 200
+
+    assert stored_user(client).password_hash == stronger
+
+
 def test_a_failed_login_never_rewrites_an_outdated_hash(make_client):
     client = make_client(bcrypt_rounds=5)
     register(client)
