@@ -33,9 +33,10 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -136,7 +137,7 @@ def server(kind: str, env: dict[str, str], *, workers: int = 1, pin: bool = True
         "--workers", str(workers), "--no-access-log",
     ]  # fmt: skip
     RESULTS.mkdir(exist_ok=True)
-    logfile = open(RESULTS / f"{kind}-server.log", "ab")
+    logfile = open(RESULTS / f"{kind}-server.log", "ab")  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(
         command, cwd=cwd, env={**os.environ, **env}, stdout=logfile, stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -339,51 +340,63 @@ def insert_users(db_path: Path, count: int, password_hash: str, start: int) -> N
     connection.close()
 
 
-def scale(tmp: Path) -> dict[str, Any]:
+def scale(tmp: Path, rounds: int) -> dict[str, Any]:
+    """All servers of a question up at once and measured in alternation, round after round."""
     out: dict[str, Any] = {}
-    # 1 vs 2 workers: not pinned, so a second worker can use a second CPU (wrk shares them).
-    for workers in (1, 2):
-        db = tmp / f"workers{workers}.db"
-        env = server_env(f"sqlite:///{db}")
-        for kind in ("project", "reference"):
-            with server(kind, env, workers=workers, pin=False) as url:
-                token = register_and_login(url) if kind == "project" else out["token"]
-                out["token"] = token
-                wrk(f"{url}/me", 2, 64, token=token)
-                runs = [wrk(f"{url}/me", T_RPS, 64, token=token)["rps"] for _ in range(3)]
-                out[f"me_rps_{kind}_{workers}w"] = statistics.median(runs)
-                log(f"scale  /me req/s {kind:<9} workers={workers}: {runs}")
-    # 1k vs 100k users: pinned like the default run, project only.
+    with ExitStack() as stack:
+        # 1 vs 2 workers: the servers are not pinned, so a second worker can use a second CPU
+        # (wrk stays on its CPU and shares it). Both projects use one database file.
+        env = server_env(f"sqlite:///{tmp / 'scale-workers.db'}")
+        urls = {(kind, workers): stack.enter_context(server(kind, env, workers=workers, pin=False))
+                for kind in ("project", "reference") for workers in (1, 2)}  # fmt: skip
+        token = register_and_login(urls["project", 1])
+        runs: dict[tuple[str, int], list[float]] = {key: [] for key in urls}
+        for url in urls.values():
+            wrk(f"{url}/me", 2, 64, token=token)
+        for r in range(1, rounds + 1):
+            for key, url in urls.items():
+                runs[key].append(wrk(f"{url}/me", T_RPS, 64, token=token)["rps"])
+                log(f"scale round {r}  /me req/s {key[0]:<9} workers={key[1]}: {runs[key][-1]:.0f}")
+        for (kind, workers), values in runs.items():
+            out[f"me_rps_{kind}_{workers}w"] = statistics.median(values)
+    # 1k vs 100k users: pinned like the default run, the project only, the bench user is row 1
+    # and the others are inserted with SQL and one precomputed hash.
     from passlib.context import CryptContext
 
     password_hash = CryptContext(schemes=["bcrypt"], bcrypt__rounds=int(ROUNDS_ENV)).hash(
         "not the bench password"
     )
-    for size in (1_000, 100_000):
-        db = tmp / f"users{size}.db"
-        env = server_env(f"sqlite:///{db}")
-        with server("project", env) as url:
-            token = register_and_login(url)  # the bench user is row 1
+    sizes = (1_000, 100_000)
+    with ExitStack() as stack:
+        urls_by_size, tokens = {}, {}
+        for size in sizes:
+            db = tmp / f"users{size}.db"
+            url = stack.enter_context(server("project", server_env(f"sqlite:///{db}")))
+            tokens[size] = register_and_login(url)
             insert_users(db, size - 1, password_hash, 0)
-            count = sqlite3.connect(db).execute("SELECT count(*) FROM users").fetchone()[0]
-            wrk(f"{url}/me", 2, 64, token=token)
-            me = [wrk(f"{url}/me", T_RPS, 64, token=token) for _ in range(3)]
-            me1 = [wrk(f"{url}/me", T_RPS, 1, token=token) for _ in range(3)]
-            login = [wrk(f"{url}/auth/login", T_LOGIN, 1, body=LOGIN_BODY, timeout="30s")
-                     for _ in range(3)]  # fmt: skip
-            out[f"users_{size}"] = {
-                "rows": count,
-                "me_rps_64c": statistics.median(r["rps"] for r in me),
-                "me_p50_ms_1c": statistics.median(r["p50_us"] for r in me1) / 1e3,
-                "login_p50_ms_1c": statistics.median(r["p50_us"] for r in login) / 1e3,
-            }
-            log(f"scale  users={count}: {out[f'users_{size}']}")
-    out.pop("token", None)
+            with closing(sqlite3.connect(db)) as connection:
+                rows = connection.execute("SELECT count(*) FROM users").fetchone()[0]
+            out[f"users_{size}"] = {"rows": rows}
+            urls_by_size[size] = url
+            wrk(f"{url}/me", 2, 64, token=tokens[size])
+        samples: dict[int, dict[str, list[float]]] = {
+            size: {"me_rps_64c": [], "me_p50_ms_1c": [], "login_p50_ms_1c": []} for size in sizes
+        }
+        for r in range(1, rounds + 1):
+            for size, url in urls_by_size.items():
+                token, got = tokens[size], samples[size]
+                got["me_rps_64c"].append(wrk(f"{url}/me", T_RPS, 64, token=token)["rps"])
+                got["me_p50_ms_1c"].append(wrk(f"{url}/me", T_RPS, 1, token=token)["p50_us"] / 1e3)
+                login = wrk(f"{url}/auth/login", T_LOGIN, 1, body=LOGIN_BODY, timeout="30s")
+                got["login_p50_ms_1c"].append(login["p50_us"] / 1e3)
+                log(f"scale round {r}  users={size}: { {k: round(v[-1], 2) for k, v in got.items()} }")
+        for size in sizes:
+            out[f"users_{size}"].update({k: statistics.median(v) for k, v in samples[size].items()})
     return out
 
 
-def print_scale(out: dict[str, Any]) -> None:
-    print("\nscale (medians of 3 runs)")
+def print_scale(out: dict[str, Any], rounds: int) -> None:
+    print(f"\nscale (medians of {rounds} alternating rounds)")
     print("/me req/s, 64 conn, not pinned   1 worker  2 workers")
     for kind in ("project", "reference"):
         print(f"  {kind:<30}{out[f'me_rps_{kind}_1w']:>9.0f}{out[f'me_rps_{kind}_2w']:>11.0f}")
@@ -399,7 +412,7 @@ def print_scale(out: dict[str, Any]) -> None:
 def machine() -> dict[str, str]:
     def run(*command: str) -> str:
         try:
-            return subprocess.run(command, capture_output=True, text=True).stdout.strip()
+            return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
         except OSError:
             return ""
 
@@ -407,7 +420,7 @@ def machine() -> dict[str, str]:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": run("nproc"),
         "cpu": next((line.split(":", 1)[1].strip() for line in run("lscpu").splitlines()
-                     if line.startswith("Model name")), platform.processor()),  # fmt: skip
+                     if line.startswith("Model name")), platform.processor()),
         "python": platform.python_version(),
         "wrk": run("wrk", "-v").splitlines()[0] if shutil.which("wrk") else "",
         "git": run("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"),
@@ -444,17 +457,17 @@ def main() -> int:
             if not args.scale_only:
                 result["compare"] = compare(args.rounds, Path(tmp), args.only, args.baseline)
             if args.scale or args.scale_only:
-                result["scale"] = scale(Path(tmp))
+                result["scale"] = scale(Path(tmp), args.rounds)
     finally:
-        for process in list(_children):
-            stop(process)
+        while _children:
+            stop(_children[-1])
     result["seconds"] = round(time.monotonic() - started)
     print(f"\n{info['date']}  nproc={info['nproc']}  {info['cpu']}  Python {info['python']}  "
           f"git {info['git']}  ({result['seconds']} s)")  # fmt: skip
     if "compare" in result:
         print_table(result["compare"], args.rounds)
     if "scale" in result:
-        print_scale(result["scale"])
+        print_scale(result["scale"], args.rounds)
     RESULTS.mkdir(exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"{stamp}.json"

@@ -49,7 +49,7 @@ def health() -> dict[str, str]:
 
 @app.get("/me")
 def me(authorization: str = Header("")) -> dict[str, object]:
-    scheme, _, token = authorization.partition(" ")
+    _scheme, _, token = authorization.partition(" ")
     try:
         jwt.decode(token, SECRET_KEY, algorithms=["HS256"])
     except JOSEError:
