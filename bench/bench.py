@@ -322,7 +322,7 @@ def print_table(table: dict[str, Any], rounds: int) -> None:
         cpu_text = "" if cpu["project"] != cpu["project"] else (  # NaN: not measured
             f"{cpu['project']:.0f} / {cpu['reference']:.0f}")
         print(f"{LABELS[metric]:<32}{row['project']:>10.1f}{row['reference']:>11.1f}"
-              f"{row['ratio']:>8.2f}  {row['target']:<7} {verdict:<6} {cpu_text}")  # fmt: skip
+              f"{row['ratio']:>8.3f}  {row['target']:<7} {verdict:<6} {cpu_text}")  # fmt: skip
 
 
 # ---------------------------------------------------------------- scale mode
