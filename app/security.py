@@ -1,11 +1,15 @@
 """Password hashing and access tokens: the only module that knows passlib and jose."""
 
+import logging
 import re
 import time
-from functools import cached_property
+from functools import lru_cache
 
-from jose import JOSEError, jwt
+from jose import JOSEError, jwk, jwt
+from jose.backends.base import Key
 from passlib.context import CryptContext
+
+logger = logging.getLogger("app")
 
 ALGORITHM = "HS256"
 BCRYPT_MAX_BYTES = 72
@@ -24,10 +28,8 @@ class PasswordHasher:
         self._context = CryptContext(
             schemes=["bcrypt"], bcrypt__default_rounds=rounds, bcrypt__min_rounds=rounds
         )
-
-    @cached_property
-    def _dummy_hash(self) -> str:
-        return self._context.hash("dummy password for unknown users")
+        # Made now, not at the first unknown-email login, which would then take twice as long.
+        self._dummy_hash = self._context.hash("dummy password for unknown users")
 
     def hash(self, password: str) -> str:
         return self._context.hash(password)
@@ -43,7 +45,11 @@ class PasswordHasher:
         if password_hash is None:
             self._context.verify(password, self._dummy_hash)
             return False, None
-        return self._context.verify_and_update(password, password_hash)
+        try:
+            return self._context.verify_and_update(password, password_hash)
+        except ValueError:  # a stored hash passlib cannot read: no password matches it
+            logger.error("A stored password hash is not one passlib can read")
+            return False, None
 
 
 def create_access_token(user_id: int, *, key: str, expire_minutes: int) -> tuple[str, int]:
@@ -54,12 +60,19 @@ def create_access_token(user_id: int, *, key: str, expire_minutes: int) -> tuple
     return jwt.encode(claims, key, algorithm=ALGORITHM), expires_in
 
 
+@lru_cache(maxsize=4)
+def _verification_key(key: str) -> Key:
+    # Built once per secret: given the string, jose tries it as JSON and builds the HMAC key
+    # again on every decode, a third of the decode's time (bench/README.md).
+    return jwk.construct(key, ALGORITHM)
+
+
 def user_id_from_token(token: str, *, key: str) -> int | None:
     """The user id of a valid token, or None for any token that is not exactly ours."""
     try:
         claims = jwt.decode(
             token,
-            key,
+            _verification_key(key),
             algorithms=[ALGORITHM],
             options={
                 "require_exp": True,
