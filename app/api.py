@@ -3,7 +3,6 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from sqlmodel import Session
@@ -11,6 +10,7 @@ from sqlmodel import Session
 from app import crud, db
 from app.config import Settings
 from app.db import SessionDep
+from app.limits import MAX_BODY_BYTES
 from app.models import ErrorDetail, HealthStatus, Token, User, UserCreate, UserLogin, UserRead
 from app.security import PasswordHasher, create_access_token, user_id_from_token
 
@@ -23,7 +23,7 @@ def _error(description: str) -> dict[str, Any]:
 
 BAD_CREDENTIALS = {401: _error("Wrong email or password"), 403: _error("Inactive user")}
 BAD_TOKEN = {401: _error("Missing, invalid or expired token"), 403: _error("Inactive user")}
-TOO_LARGE = {413: _error("Request body larger than 64 KiB")}
+TOO_LARGE = {413: _error(f"Request body larger than {MAX_BODY_BYTES // 1024} KiB")}
 
 
 # async: they only read app.state, and FastAPI would run a plain `def` dependency in the
@@ -48,6 +48,9 @@ def inactive_user() -> HTTPException:
 def _current_user(session: Session, token: str, key: str) -> User:
     user_id = user_id_from_token(token, key=key)
     user = crud.get_user(session, user_id) if user_id is not None else None
+    # End the read transaction here: its connection goes back to the pool now, not when the
+    # session closes, so a sync route that waits for a thread never sits on a connection.
+    session.commit()
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail="Could not validate credentials", headers=BEARER
@@ -58,13 +61,7 @@ def _current_user(session: Session, token: str, key: str) -> User:
 
 
 async def get_current_user(session: SessionDep, token: TokenDep, settings: SettingsDep) -> User:
-    # A network database may hang, so its lookup runs in a worker thread. SQLite's primary-key
-    # read from this process is microseconds of I/O beside the ORM's Python, which holds the GIL
-    # in a thread as well: on the event loop it saves a thread hop per request (measured in
-    # bench/README.md: about 20% of /me's CPU), as /health's SELECT 1 does.
-    if db.is_sqlite(session.get_bind()):
-        return _current_user(session, token, settings.jwt_key)
-    return await run_in_threadpool(_current_user, session, token, settings.jwt_key)
+    return await db.call_database(session.get_bind(), _current_user, session, token, settings.jwt_key)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
@@ -105,7 +102,7 @@ def register(
 
 
 def _issue_token(
-    session: SessionDep, settings: Settings, hasher: PasswordHasher, email: str, password: str
+    session: Session, settings: Settings, hasher: PasswordHasher, email: str, password: str
 ) -> Token:
     user = crud.authenticate(session, email=email, password=password, hasher=hasher)
     if user is None:
@@ -115,10 +112,10 @@ def _issue_token(
     # Checked only after the password matched, so a 403 never tells a stranger an account exists.
     if not user.is_active:
         raise inactive_user()
-    token, expires_in = create_access_token(
+    access_token, expires_in = create_access_token(
         user.id, key=settings.jwt_key, expire_minutes=settings.access_token_expire_minutes
     )
-    return Token(access_token=token, expires_in=expires_in)
+    return Token(access_token=access_token, expires_in=expires_in)
 
 
 @router.post(

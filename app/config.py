@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 logger = logging.getLogger("app")
@@ -18,7 +18,9 @@ MIN_PRODUCTION_KEY_BYTES = 32
 class Settings(BaseSettings):
     # hide_input_in_errors: a refused setting must not print SECRET_KEY (or a DATABASE_URL
     # password) into the start-up error.
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", hide_input_in_errors=True, env_ignore_empty=True
+    )
 
     environment: Literal["development", "production"] = "development"
     database_url: str = "sqlite:///./app.db"
@@ -26,16 +28,16 @@ class Settings(BaseSettings):
     migrate_on_startup: bool = True
     # Connections kept per process. 40 matches the threadpool that runs sync dependencies,
     # so a request that holds a thread never waits for a connection held by a queued one.
-    db_pool_size: int = 40
-    db_max_overflow: int = 10
-    db_pool_timeout_seconds: float = 10.0
+    db_pool_size: int = Field(default=40, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
 
     secret_key: SecretStr | None = None
     # Where a development key is kept when SECRET_KEY is unset (git-ignored).
     secret_key_file: Path = Path(".secret_key")
-    access_token_expire_minutes: int = 30
-    bcrypt_rounds: int = 12
-    default_credits: int = 0
+    access_token_expire_minutes: int = Field(default=30, gt=0)
+    bcrypt_rounds: int = Field(default=12, ge=4, le=31)  # bcrypt's own bounds
+    default_credits: int = Field(default=0, ge=0)
     cors_origins: Annotated[list[str], NoDecode] = []
 
     @field_validator("cors_origins", mode="before")
@@ -59,8 +61,13 @@ class Settings(BaseSettings):
     @property
     def jwt_key(self) -> str:
         if self.secret_key is None:
-            self.secret_key = SecretStr(_load_or_create_key_file(self.secret_key_file))
+            raise RuntimeError("no SECRET_KEY: call ensure_secret_key() first")
         return self.secret_key.get_secret_value()
+
+    def ensure_secret_key(self) -> None:
+        """Without SECRET_KEY (development only), use the key file, creating it if need be."""
+        if self.secret_key is None:
+            self.secret_key = SecretStr(_load_or_create_key_file(self.secret_key_file))
 
 
 def _load_or_create_key_file(path: Path) -> str:
@@ -68,7 +75,7 @@ def _load_or_create_key_file(path: Path) -> str:
     if not path.exists():
         # Written whole to a private temp file, then linked into place: workers starting
         # together never read a half-written key, and only one key wins.
-        fd, temp_name = tempfile.mkstemp(dir=path.parent or ".", prefix=".secret_key-")
+        fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".secret_key-")
         try:
             with os.fdopen(fd, "w") as file:  # mkstemp creates it 0600
                 file.write(secrets.token_urlsafe(48))

@@ -1,8 +1,8 @@
 """The engine, the session dependency, the health probe and start-up migrations."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -14,6 +14,7 @@ from app.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SQLITE_BUSY_TIMEOUT_MS = 5000
+T = TypeVar("T")
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -81,12 +82,20 @@ def _select_one(engine: Engine) -> bool:
     return True
 
 
-async def database_answers(engine: Engine) -> bool:
-    # SQLite answers in microseconds from this process; a network database may hang,
-    # so it is asked from a worker thread and never blocks the event loop.
+async def call_database(engine: Engine, function: Callable[..., T], *args: Any) -> T:
+    """Run a short database call from async code.
+
+    SQLite answers in microseconds from this process, so the call runs inline: a thread hop
+    would cost more than the query (bench/README.md). A network database may hang, so its
+    calls run in a worker thread and never block the event loop.
+    """
     if is_sqlite(engine):
-        return _select_one(engine)
-    return await run_in_threadpool(_select_one, engine)
+        return function(*args)
+    return await run_in_threadpool(function, *args)
+
+
+async def database_answers(engine: Engine) -> bool:
+    return await call_database(engine, _select_one, engine)
 
 
 def migrate(engine: Engine) -> None:

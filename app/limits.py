@@ -5,23 +5,23 @@ import json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_BODY_BYTES = 64 * 1024
-_TOO_LARGE = json.dumps({"detail": "Request body larger than 64 KiB"}).encode()
 
 
 class BodySizeLimit:
     def __init__(self, app: ASGIApp, max_bytes: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        detail = f"Request body larger than {max_bytes // 1024} KiB"
+        self._refusal = json.dumps({"detail": detail}).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await _refuse(send)
-        if declared is not None:
-            return await self.app(scope, receive, send)
-        # No Content-Length (chunked): read the body here, within the limit, then replay it.
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._refuse(send)  # without reading a byte of it
+        # Whatever the headers say (or don't, when chunked), the bytes are counted: the body
+        # is read here, within the limit, then replayed to the app.
         messages: list[Message] = []
         size = 0
         while True:
@@ -31,7 +31,7 @@ class BodySizeLimit:
                 break
             size += len(message.get("body", b""))
             if size > self.max_bytes:
-                return await _refuse(send)
+                return await self._refuse(send)
             if not message.get("more_body", False):
                 break
 
@@ -40,9 +40,11 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-
-async def _refuse(send: Send) -> None:
-    headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
-    headers.append((b"content-length", str(len(_TOO_LARGE)).encode()))
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
-    await send({"type": "http.response.body", "body": _TOO_LARGE})
+    async def _refuse(self, send: Send) -> None:
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(self._refusal)).encode()),
+            (b"connection", b"close"),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": self._refusal})

@@ -42,10 +42,13 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> Resp
     return Response(body, status_code=422, media_type="application/json")
 
 
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     """FastAPI's handler, except that a body it cannot even decode (JSON that is not UTF-8,
     a broken form) is the documented 422 for a malformed body, not an undocumented 400."""
-    if exc.status_code == 400 and exc.__cause__ is not None and request.method == "POST":
+    if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
         error = {"type": "body_unparsable", "loc": ["body"], "msg": str(exc.detail)}
         return JSONResponse({"detail": [error]}, status_code=422)
     return await http_exception_handler(request, exc)
@@ -53,7 +56,7 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    settings.jwt_key  # noqa: B018 - resolve (or create) the key now, not on the first request
+    settings.ensure_secret_key()
     engine = db.make_engine(settings)
 
     @asynccontextmanager

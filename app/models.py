@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+from pydantic import AfterValidator, WithJsonSchema
 from sqlalchemy import CheckConstraint, DateTime, MetaData, TypeDecorator, true
 from sqlmodel import Field, SQLModel
 
@@ -70,7 +70,6 @@ def _check_password_bytes(password: str) -> str:
 
 Email = Annotated[
     str,
-    BeforeValidator(lambda value: value.strip() if isinstance(value, str) else value),
     AfterValidator(normalize_email),
     WithJsonSchema({"type": "string", "format": "email", "maxLength": EMAIL_MAX_LENGTH}),
 ]

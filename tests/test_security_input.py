@@ -4,11 +4,13 @@ Each test registers a user first and proves that user still logs in afterwards, 
 request leaves the database or the app in a broken state.
 """
 
+import asyncio
 import json
 
 import pytest
 from sqlmodel import select
 
+from app.limits import BodySizeLimit
 from app.models import User
 from tests.utils import PASSWORD, bearer, login, register
 
@@ -252,6 +254,34 @@ def test_a_nonsense_content_length_is_never_a_500(client, alice, declared):
         "/auth/login", content=body, headers={**JSON, "Content-Length": declared}
     )
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize("declared", [b"abc", b"-1", b"10", None])
+def test_the_body_limit_counts_the_bytes_whatever_content_length_says(declared):
+    """At the ASGI level, where no HTTP parser stands in front of the middleware."""
+    reached_the_app = []
+
+    async def app(scope, receive, send):
+        reached_the_app.append(True)
+
+    chunks = [b"x" * 40_000, b"x" * 40_000]  # 80,000 bytes in two chunks
+    messages = [{"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks]
+    messages[-1]["more_body"] = False
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [(b"content-length", declared)] if declared is not None else []
+    scope = {"type": "http", "method": "POST", "path": "/auth/login", "headers": headers}
+    asyncio.run(BodySizeLimit(app, max_bytes=64 * 1024)(scope, receive, send))
+
+    assert reached_the_app == []
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"]) == {"detail": "Request body larger than 64 KiB"}
 
 
 def test_a_body_just_under_the_limit_is_parsed_not_refused(client, alice):

@@ -185,6 +185,16 @@ def test_a_hash_with_a_higher_cost_is_never_downgraded(make_client):
     assert stored_user(client).password_hash == stronger
 
 
+def test_a_stored_hash_passlib_cannot_read_is_a_401_not_a_500(client):
+    register(client)
+    set_user(client, password_hash="not-a-bcrypt-hash")
+
+    response = login(client)
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Incorrect email or password"}
+
+
 def test_a_failed_login_never_rewrites_an_outdated_hash(make_client):
     client = make_client(bcrypt_rounds=5)
     register(client)

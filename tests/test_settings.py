@@ -84,8 +84,10 @@ def test_the_app_does_not_start_in_production_without_a_key_nor_writes_one(tmp_p
 @pytest.fixture
 def dev_settings(tmp_path):
     def make():
-        return Settings(environment="development", secret_key=None,
-                        secret_key_file=tmp_path / ".secret_key")
+        settings = Settings(environment="development", secret_key=None,
+                            secret_key_file=tmp_path / ".secret_key")
+        settings.ensure_secret_key()
+        return settings
     return make
 
 
@@ -109,23 +111,49 @@ def test_the_generated_key_is_announced_in_the_log_but_never_logged(dev_settings
     assert key[:12] not in caplog.text
 
 
-def test_the_generated_key_survives_a_restart_and_so_do_tokens(dev_settings, make_client):
-    first = dev_settings()
-    client = make_client(secret_key=None, secret_key_file=first.secret_key_file)
-    register(client)
-    token = login(client).json()["access_token"]
+def test_the_generated_key_survives_a_restart_and_so_do_tokens(tmp_path, make_client):
+    same_place = {"secret_key": None, "secret_key_file": tmp_path / ".secret_key",
+                  "database_url": f"sqlite:///{tmp_path / 'app.db'}"}
+    first = make_client(**same_place)
+    register(first)
+    token = login(first).json()["access_token"]
 
-    assert dev_settings().jwt_key == first.jwt_key
-    restarted = TestClient(create_app(dev_settings()))
-    assert restarted.app.state.settings.jwt_key == client.app.state.settings.jwt_key
-    assert token  # the same key verifies it; the user table lives in the first app's memory
+    restarted = make_client(**same_place)
+
+    assert restarted.get("/me", headers=bearer(token)).status_code == 200
 
 
 def test_two_development_keys_generated_in_different_places_differ(tmp_path):
-    keys = {
-        Settings(secret_key=None, secret_key_file=tmp_path / name).jwt_key for name in "ab"
-    }
+    keys = set()
+    for name in "ab":
+        settings = Settings(secret_key=None, secret_key_file=tmp_path / name)
+        settings.ensure_secret_key()
+        keys.add(settings.jwt_key)
     assert len(keys) == 2
+
+
+def test_an_empty_secret_key_counts_as_unset_and_a_key_is_generated(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "")
+    settings = Settings(secret_key_file=tmp_path / ".secret_key")
+    settings.ensure_secret_key()
+    assert len(settings.jwt_key.encode()) >= MIN_PRODUCTION_KEY_BYTES
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"),
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "-5"),
+        ("BCRYPT_ROUNDS", "3"),
+        ("BCRYPT_ROUNDS", "32"),
+        ("DEFAULT_CREDITS", "-1"),
+        ("DB_POOL_SIZE", "0"),
+    ],
+)
+def test_settings_out_of_range_are_refused_at_start(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=variable.lower()):
+        Settings()
 
 
 def test_the_settings_repr_does_not_show_the_secret_key():
