@@ -12,15 +12,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-# Before app.main is imported anywhere: its module-level app must not touch the repo's files.
-os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-hs256")
-os.environ.setdefault("DATABASE_URL", "sqlite://")
-os.environ.setdefault("BCRYPT_ROUNDS", "4")
+from app.config import Settings
+from tests.utils import TEST_SECRET_KEY, login, register
 
-from app.config import Settings  # noqa: E402
+# The tests see none of the developer's settings (shell variables or .env), and app.main's
+# module-level app, imported below, touches none of the repository's files.
+for name in Settings.model_fields:
+    os.environ.pop(name.upper(), None)
+os.environ.update(SECRET_KEY=TEST_SECRET_KEY, DATABASE_URL="sqlite://", BCRYPT_ROUNDS="4")
+
 from app.main import create_app  # noqa: E402
 from tests.postgres import TEST_DATABASE_URL, fresh_schema  # noqa: E402
-from tests.utils import login, register  # noqa: E402
 
 @pytest.fixture
 def make_client() -> Iterator[Callable[..., TestClient]]:
@@ -31,7 +33,8 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
     def make(**overrides: Any) -> TestClient:
         if TEST_DATABASE_URL and "database_url" not in overrides:
             overrides["database_url"] = schemas.enter_context(fresh_schema())
-        settings = Settings(**{"database_url": "sqlite://", "bcrypt_rounds": 4, **overrides})
+        defaults = {"database_url": "sqlite://", "bcrypt_rounds": 4}
+        settings = Settings(_env_file=None, **{**defaults, **overrides})
         client = TestClient(create_app(settings), raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)

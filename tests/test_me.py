@@ -7,9 +7,9 @@ from jose import jwt
 from sqlmodel import select
 
 from app.models import User
-from tests.utils import bearer, register
+from tests.utils import TEST_SECRET_KEY, bearer, register
 
-KEY = "test-secret-key-that-is-long-enough-for-hs256"
+KEY = TEST_SECRET_KEY
 
 
 def test_me_returns_the_user_with_credits(make_client):

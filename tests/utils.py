@@ -3,6 +3,7 @@
 from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery"
+TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
 
 
 def register(client: TestClient, email: str = "alice@example.com", password: str = PASSWORD):
