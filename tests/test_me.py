@@ -83,15 +83,3 @@ def test_token_of_a_deleted_user_is_401(client, session, token):
     response = client.get("/me", headers=bearer(token))
 
     assert response.status_code == 401
-
-
-def test_token_of_a_deactivated_user_is_403(client, session, token):
-    user = session.exec(select(User)).one()
-    user.is_active = False
-    session.add(user)
-    session.commit()
-
-    response = client.get("/me", headers=bearer(token))
-
-    assert response.status_code == 403
-    assert response.json() == {"detail": "Inactive user"}
