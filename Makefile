@@ -47,4 +47,4 @@ test-postgres: $(VENV)/.dev  ## the suite against a throwaway PostgreSQL cluster
 	bash scripts/test-postgres.sh
 
 clean:
-	rm -rf $(VENV) app.db app.db-* .pytest_cache
+	rm -rf $(VENV) app.db app.db-* app.db.* .pytest_cache
