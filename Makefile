@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test migrate openapi fuzz client-test bench test-postgres clean
+.PHONY: run test lint migrate openapi fuzz client-test bench test-postgres clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -27,6 +27,10 @@ run: $(VENV)/.runtime  ## serve on 127.0.0.1:8000 (migrates app.db at start-up)
 
 test: $(VENV)/.dev  ## the whole test suite on in-memory SQLite
 	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev  ## ruff: lint rules and formatting
+	$(BIN)/ruff check app alembic tests scripts
+	$(BIN)/ruff format --check app alembic tests scripts
 
 migrate: $(VENV)/.runtime  ## apply migrations as a separate release step
 	$(BIN)/alembic upgrade head

@@ -4,14 +4,14 @@ Whoever runs them, one process at a time: a file lock beside a SQLite database, 
 advisory lock on PostgreSQL. The others wait, then find the schema already at head.
 """
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from logging.config import fileConfig
-from collections.abc import Iterator
 
-from alembic import context
 from filelock import FileLock
 from sqlalchemy import Connection, text
 
+from alembic import context
 from app import models  # noqa: F401 - registers the tables on the metadata
 from app.config import Settings
 from app.db import make_engine

@@ -61,7 +61,9 @@ def _current_user(session: Session, token: str, key: str) -> User:
 
 
 async def get_current_user(session: SessionDep, token: TokenDep, settings: SettingsDep) -> User:
-    return await db.call_database(session.get_bind(), _current_user, session, token, settings.jwt_key)
+    return await db.call_database(
+        session.get_bind(), _current_user, session, token, settings.jwt_key
+    )
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -80,7 +80,9 @@ def _load_or_create_key_file(path: Path) -> str:
             with os.fdopen(fd, "w") as file:  # mkstemp creates it 0600
                 file.write(secrets.token_urlsafe(48))
             os.link(temp_name, path)
-            logger.warning("SECRET_KEY is not set: generated a development key in %s", path.resolve())
+            logger.warning(
+                "SECRET_KEY is not set: generated a development key in %s", path.resolve()
+            )
         except FileExistsError:
             pass  # another process won the race; use its key
         finally:

@@ -100,8 +100,9 @@ async def database_answers(engine: Engine) -> bool:
 
 def migrate(engine: Engine) -> None:
     """Upgrade the database to the newest Alembic revision (alembic/env.py takes the lock)."""
-    from alembic import command
     from alembic.config import Config
+
+    from alembic import command
 
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "alembic"))

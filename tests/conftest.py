@@ -24,6 +24,7 @@ os.environ.update(SECRET_KEY=TEST_SECRET_KEY, DATABASE_URL="sqlite://", BCRYPT_R
 from app.main import create_app  # noqa: E402
 from tests.postgres import TEST_DATABASE_URL, fresh_schema  # noqa: E402
 
+
 @pytest.fixture
 def make_client() -> Iterator[Callable[..., TestClient]]:
     """Build a started app with these setting overrides; stopped at the end of the test."""

@@ -26,7 +26,11 @@ def free_port() -> int:
 
 @contextmanager
 def live_server(
-    database_url: str, *, workers: int = 1, env: dict[str, str] | None = None, log: Path | None = None
+    database_url: str,
+    *,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
 ) -> Iterator[str]:
     """Start `uvicorn app.main:app`, wait for /health, yield its base URL, stop it."""
     port = free_port()
@@ -37,11 +41,28 @@ def live_server(
         "BCRYPT_ROUNDS": "4",
         **(env or {}),
     }
-    command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", str(workers), "--no-access-log"]
-    output = open(log, "wb") if log else subprocess.DEVNULL
-    process = subprocess.Popen(command, cwd=ROOT, env=server_env, stdout=output,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+    ]
+    output = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed in finally
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=server_env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

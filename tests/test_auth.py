@@ -32,7 +32,9 @@ def test_new_users_get_the_configured_default_credits(make_client):
     assert register(client).json()["credits"] == 25
 
 
-@pytest.mark.parametrize("spelling", ["alice@example.com", "ALICE@EXAMPLE.COM", " Alice@example.com"])
+@pytest.mark.parametrize(
+    "spelling", ["alice@example.com", "ALICE@EXAMPLE.COM", " Alice@example.com"]
+)
 def test_registering_an_existing_email_in_any_case_is_409(client, session, spelling):
     first = register(client)
 
@@ -102,8 +104,12 @@ def test_token_lifetime_follows_the_setting(make_client):
 def test_oauth2_token_form_logs_in_like_login(client):
     register(client)
 
-    response = client.post("/auth/token", data={"username": "Alice@Example.com", "password": PASSWORD})
-    wrong = client.post("/auth/token", data={"username": "alice@example.com", "password": "nope-nope"})
+    response = client.post(
+        "/auth/token", data={"username": "Alice@Example.com", "password": PASSWORD}
+    )
+    wrong = client.post(
+        "/auth/token", data={"username": "alice@example.com", "password": "nope-nope"}
+    )
 
     assert response.status_code == 200
     me = client.get("/me", headers=bearer(response.json()["access_token"]))

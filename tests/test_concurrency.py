@@ -77,8 +77,10 @@ def test_concurrent_registrations_of_one_email_create_exactly_one_account(server
     elapsed = time.perf_counter() - started
 
     statuses = Counter(response.status_code for response in responses)
-    print(f"\n{SAME_EMAIL_REQUESTS} concurrent registrations of one email in {elapsed:.2f} s: "
-          f"{dict(statuses)}")
+    print(
+        f"\n{SAME_EMAIL_REQUESTS} concurrent registrations of one email in {elapsed:.2f} s: "
+        f"{dict(statuses)}"
+    )
     assert statuses == {201: 1, 409: SAME_EMAIL_REQUESTS - 1}
     for response in responses:
         if response.status_code == 409:
@@ -91,8 +93,10 @@ def test_concurrent_registrations_of_one_email_create_exactly_one_account(server
 
 def test_concurrent_distinct_registrations_all_succeed_and_all_log_in(server):
     base_url, database, log = server
-    bodies = [{"email": f"user{i}@example.com", "password": f"{PASSWORD} {i}"}
-              for i in range(DISTINCT_USERS)]
+    bodies = [
+        {"email": f"user{i}@example.com", "password": f"{PASSWORD} {i}"}
+        for i in range(DISTINCT_USERS)
+    ]
 
     started = time.perf_counter()
     registered = run_concurrently([post(f"{base_url}/auth/register", b) for b in bodies])
@@ -101,21 +105,30 @@ def test_concurrent_distinct_registrations_all_succeed_and_all_log_in(server):
     logged_in = run_concurrently([post(f"{base_url}/auth/login", b) for b in bodies])
     login_seconds = time.perf_counter() - started
 
-    print(f"\n{DISTINCT_USERS} concurrent distinct registrations in {register_seconds:.2f} s: "
-          f"{dict(Counter(r.status_code for r in registered))}; "
-          f"logins in {login_seconds:.2f} s: {dict(Counter(r.status_code for r in logged_in))}")
+    print(
+        f"\n{DISTINCT_USERS} concurrent distinct registrations in {register_seconds:.2f} s: "
+        f"{dict(Counter(r.status_code for r in registered))}; "
+        f"logins in {login_seconds:.2f} s: {dict(Counter(r.status_code for r in logged_in))}"
+    )
     assert [r.status_code for r in registered] == [201] * DISTINCT_USERS
     assert len({r.json()["id"] for r in registered}) == DISTINCT_USERS
     assert [r.status_code for r in logged_in] == [200] * DISTINCT_USERS
-    assert sorted(stored_emails(database, "user%@example.com")) == sorted(b["email"] for b in bodies)
+    assert sorted(stored_emails(database, "user%@example.com")) == sorted(
+        b["email"] for b in bodies
+    )
 
     # Each token opens /me as its own user, also when all are used at once.
     tokens = [r.json()["access_token"] for r in logged_in]
-    me = run_concurrently([
-        (lambda client, token=token: client.get(f"{base_url}/me",
-                                                headers={"Authorization": f"Bearer {token}"}))
-        for token in tokens
-    ])
+    me = run_concurrently(
+        [
+            (
+                lambda client, token=token: client.get(
+                    f"{base_url}/me", headers={"Authorization": f"Bearer {token}"}
+                )
+            )
+            for token in tokens
+        ]
+    )
     assert [r.json()["email"] for r in me] == [b["email"] for b in bodies]
     assert_log_is_clean(log)
 
@@ -154,8 +167,12 @@ def test_a_real_chunked_oversized_body_is_413_over_a_socket(server):
             yield payload[start : start + 8192]
 
     try:
-        response = httpx.post(f"{base_url}/auth/register", content=chunks(), timeout=10,
-                              headers={"Content-Type": "application/json"})
+        response = httpx.post(
+            f"{base_url}/auth/register",
+            content=chunks(),
+            timeout=10,
+            headers={"Content-Type": "application/json"},
+        )
     except httpx.WriteError:  # the server answered 413 and closed before the upload ended
         response = None
     print(f"\nchunked 1 MB upload over a socket: {response and response.status_code}")

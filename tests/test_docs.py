@@ -32,5 +32,7 @@ def test_every_table_and_column_is_documented():
 
 def test_the_document_names_no_column_that_does_not_exist():
     for table, columns in documented_columns().items():
-        assert table in metadata.tables, f"{DOC.name} documents a table that no model declares: {table}"
+        assert table in metadata.tables, (
+            f"{DOC.name} documents a table that no model declares: {table}"
+        )
         assert columns <= set(metadata.tables[table].columns.keys())

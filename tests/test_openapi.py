@@ -70,4 +70,3 @@ def test_errors_are_documented_with_their_body(client: TestClient):
             "$ref": "#/components/schemas/HTTPValidationError"
         }
     assert error_schema(ops["health"], "503") == {"$ref": "#/components/schemas/HealthStatus"}
-

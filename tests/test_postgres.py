@@ -164,8 +164,10 @@ def test_64_concurrent_me_requests_per_worker_are_all_served(server, database_ur
 
     # Never more than the pools allow: more would mean connections leak or the sizing is wrong.
     assert 0 < peak <= WORKERS * CONNECTIONS_PER_WORKER
-    print(f"\n{requests} concurrent /me on {WORKERS} workers: all 200 in {elapsed:.2f} s, "
-          f"peak {peak} PostgreSQL connections")
+    print(
+        f"\n{requests} concurrent /me on {WORKERS} workers: all 200 in {elapsed:.2f} s, "
+        f"peak {peak} PostgreSQL connections"
+    )
 
 
 def test_a_pool_much_smaller_than_the_burst_queues_requests_without_time_outs(
@@ -179,8 +181,10 @@ def test_a_pool_much_smaller_than_the_burst_queues_requests_without_time_outs(
         elapsed, peak = me_burst(base_url, database_url, 4 * PER_WORKER)
 
     assert 0 < peak <= 5
-    print(f"\n{4 * PER_WORKER} concurrent /me on 1 worker with a pool of 5: all 200 in "
-          f"{elapsed:.2f} s, peak {peak} PostgreSQL connections")
+    print(
+        f"\n{4 * PER_WORKER} concurrent /me on 1 worker with a pool of 5: all 200 in "
+        f"{elapsed:.2f} s, peak {peak} PostgreSQL connections"
+    )
 
 
 def test_health_is_503_when_postgresql_cannot_be_reached(make_client):

@@ -127,8 +127,14 @@ def test_malformed_oauth2_forms_are_4xx_never_500(client, alice, raw):
 
 @pytest.mark.parametrize(
     "content_type",
-    ["text/plain", "application/xml", "multipart/form-data", "application/x-www-form-urlencoded",
-     "", "application/octet-stream"],
+    [
+        "text/plain",
+        "application/xml",
+        "multipart/form-data",
+        "application/x-www-form-urlencoded",
+        "",
+        "application/octet-stream",
+    ],
 )
 @pytest.mark.parametrize("path", ["/auth/register", "/auth/login"])
 def test_json_under_a_non_json_content_type_is_422_and_stores_nothing(
@@ -150,7 +156,9 @@ def test_missing_body_is_422(client, alice, path):
 
 
 def test_token_route_refuses_json_it_only_takes_the_oauth2_form(client, alice):
-    response = client.post("/auth/token", json={"username": "alice@example.com", "password": PASSWORD})
+    response = client.post(
+        "/auth/token", json={"username": "alice@example.com", "password": PASSWORD}
+    )
     assert response.status_code == 422
 
 
@@ -165,7 +173,10 @@ def test_unsupported_methods_are_405(client, alice, method, path):
 def test_get_routes_ignore_a_hostile_query_and_body(client, alice, path):
     token = login(client).json()["access_token"]
     response = client.request(
-        "GET", path, params={"id": "1 OR 1=1", "email": "' --"}, content=b"\xff" * 1000,
+        "GET",
+        path,
+        params={"id": "1 OR 1=1", "email": "' --"},
+        content=b"\xff" * 1000,
         headers=bearer(token),
     )
     assert response.status_code == 200
@@ -307,7 +318,9 @@ def test_the_422_body_never_echoes_the_submitted_password(client, alice):
 
 
 @pytest.mark.parametrize("path", ["/auth/register", "/auth/login"])
-@pytest.mark.parametrize("raw", [b"\xff\xfe\xfd", b'{"email": "\xff@example.com"}', b"\x1e\xc3(\xa0\xa1"])
+@pytest.mark.parametrize(
+    "raw", [b"\xff\xfe\xfd", b'{"email": "\xff@example.com"}', b"\x1e\xc3(\xa0\xa1"]
+)
 def test_a_body_that_is_not_utf8_is_the_documented_422_not_a_400(client, alice, path, raw):
     response = client.post(path, content=raw, headers=JSON)
 
@@ -316,6 +329,9 @@ def test_a_body_that_is_not_utf8_is_the_documented_422_not_a_400(client, alice, 
 
 
 def test_a_broken_multipart_form_is_422(client, alice):
-    response = client.post("/auth/token", content=b"--x\r\nbroken",
-                           headers={"Content-Type": "multipart/form-data; boundary=x"})
+    response = client.post(
+        "/auth/token",
+        content=b"--x\r\nbroken",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
     assert response.status_code == 422

@@ -85,9 +85,11 @@ def test_login_takes_as_long_for_an_unknown_email_as_for_a_wrong_password(make_c
         wrong.append(timed("alice@example.com", "wrong password"))
     unknown_median, wrong_median = statistics.median(unknown), statistics.median(wrong)
 
-    print(f"\nlogin medians over {TIMING_SAMPLES} samples at cost {TIMING_ROUNDS}: "
-          f"unknown email {unknown_median * 1000:.1f} ms, "
-          f"wrong password {wrong_median * 1000:.1f} ms")
+    print(
+        f"\nlogin medians over {TIMING_SAMPLES} samples at cost {TIMING_ROUNDS}: "
+        f"unknown email {unknown_median * 1000:.1f} ms, "
+        f"wrong password {wrong_median * 1000:.1f} ms"
+    )
     # The unknown path really hashes: it is nowhere near the microseconds of a dict lookup.
     assert unknown_median > 0.005
     assert 0.5 < unknown_median / wrong_median < 2
@@ -98,10 +100,26 @@ def test_login_takes_as_long_for_an_unknown_email_as_for_a_wrong_password(make_c
 
 @pytest.mark.parametrize(
     "password",
-    ["", "1234567", "é" * 7, "\U0001f600" * 7, "x" * 73, "é" * 37, "\U0001f600" * 19,
-     "a" * 71 + "é"],
-    ids=["empty", "7-ascii", "7-e-acute", "7-emoji", "73-bytes", "37-e-acute-74-bytes",
-         "19-emoji-76-bytes", "71-ascii-plus-e-acute-73-bytes"],
+    [
+        "",
+        "1234567",
+        "é" * 7,
+        "\U0001f600" * 7,
+        "x" * 73,
+        "é" * 37,
+        "\U0001f600" * 19,
+        "a" * 71 + "é",
+    ],
+    ids=[
+        "empty",
+        "7-ascii",
+        "7-e-acute",
+        "7-emoji",
+        "73-bytes",
+        "37-e-acute-74-bytes",
+        "19-emoji-76-bytes",
+        "71-ascii-plus-e-acute-73-bytes",
+    ],
 )
 def test_passwords_too_short_in_chars_or_too_long_in_bytes_are_refused(client, password):
     response = register(client, password=password)
@@ -114,10 +132,26 @@ def test_passwords_too_short_in_chars_or_too_long_in_bytes_are_refused(client, p
 
 @pytest.mark.parametrize(
     "password",
-    ["12345678", "é" * 8, "\U0001f600" * 8, "x" * 72, "é" * 36, "\U0001f600" * 18,
-     "a" * 70 + "é", "  spaced  "],
-    ids=["8-ascii", "8-e-acute", "8-emoji", "72-ascii", "36-e-acute-72-bytes",
-         "18-emoji-72-bytes", "70-ascii-plus-e-acute-72-bytes", "leading-and-trailing-spaces"],
+    [
+        "12345678",
+        "é" * 8,
+        "\U0001f600" * 8,
+        "x" * 72,
+        "é" * 36,
+        "\U0001f600" * 18,
+        "a" * 70 + "é",
+        "  spaced  ",
+    ],
+    ids=[
+        "8-ascii",
+        "8-e-acute",
+        "8-emoji",
+        "72-ascii",
+        "36-e-acute-72-bytes",
+        "18-emoji-72-bytes",
+        "70-ascii-plus-e-acute-72-bytes",
+        "leading-and-trailing-spaces",
+    ],
 )
 def test_passwords_of_8_chars_up_to_72_bytes_are_accepted_and_log_in_exactly(client, password):
     assert register(client, password=password).status_code == 201

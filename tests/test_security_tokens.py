@@ -139,8 +139,23 @@ def test_a_token_without_a_required_claim_is_rejected(client, key, user_id, miss
 
 @pytest.mark.parametrize(
     "sub",
-    ["abc", "", " 1", "1 ", "01", "+1", "-1", "0", "1.0", "1e0", "0x1", "١", "1\x00",
-     "9" * 19, "1 OR 1=1"],
+    [
+        "abc",
+        "",
+        " 1",
+        "1 ",
+        "01",
+        "+1",
+        "-1",
+        "0",
+        "1.0",
+        "1e0",
+        "0x1",
+        "١",
+        "1\x00",
+        "9" * 19,
+        "1 OR 1=1",
+    ],
 )
 def test_a_sub_that_is_not_a_plain_decimal_id_is_rejected(client, key, user_id, sub):
     assert user_id == "1"
@@ -177,9 +192,23 @@ def test_a_sub_of_a_user_that_does_not_exist_is_rejected(client, key, user_id, s
         ("nbf", lambda now: [now]),
         ("exp", lambda now: "inf"),
     ],
-    ids=["exp-string", "iat-string", "exp-float", "iat-float", "exp-whole-float",
-         "iat-whole-float", "exp-bool", "iat-bool", "exp-null", "iat-null", "nbf-null",
-         "exp-array", "iat-object", "nbf-array", "exp-inf-string"],
+    ids=[
+        "exp-string",
+        "iat-string",
+        "exp-float",
+        "iat-float",
+        "exp-whole-float",
+        "iat-whole-float",
+        "exp-bool",
+        "iat-bool",
+        "exp-null",
+        "iat-null",
+        "nbf-null",
+        "exp-array",
+        "iat-object",
+        "nbf-array",
+        "exp-inf-string",
+    ],
 )
 def test_exp_and_iat_that_are_not_integers_are_rejected(client, key, user_id, name, make_value):
     payload = {**claims(user_id), name: make_value(int(time.time()))}
@@ -190,8 +219,16 @@ def test_exp_and_iat_that_are_not_integers_are_rejected(client, key, user_id, na
 
 @pytest.mark.parametrize(
     "header",
-    [["alg", "HS256"], "HS256", 1, None, {}, {"alg": None}, {"alg": ["HS256"]}, {"alg": "HS256",
-     "crit": ["exp"]}],
+    [
+        ["alg", "HS256"],
+        "HS256",
+        1,
+        None,
+        {},
+        {"alg": None},
+        {"alg": ["HS256"]},
+        {"alg": "HS256", "crit": ["exp"]},
+    ],
     ids=repr,
 )
 def test_a_header_that_is_not_a_proper_jose_object_is_rejected(client, key, user_id, header):
@@ -229,8 +266,16 @@ def test_a_100_kb_garbage_token_is_rejected(client, user_id):
 
 @pytest.mark.parametrize(
     "authorization",
-    ["Bearer ", "Bearer", "Bearer  ", "Basic YWxpY2VAZXhhbXBsZS5jb206Y29ycmVjdCBob3JzZQ==",
-     "Token abc", "abc", "", "Digest username=alice"],
+    [
+        "Bearer ",
+        "Bearer",
+        "Bearer  ",
+        "Basic YWxpY2VAZXhhbXBsZS5jb206Y29ycmVjdCBob3JzZQ==",
+        "Token abc",
+        "abc",
+        "",
+        "Digest username=alice",
+    ],
 )
 def test_an_empty_bearer_or_another_scheme_is_rejected(client, user_id, authorization):
     response = client.get("/me", headers={"Authorization": authorization})
@@ -242,8 +287,9 @@ def test_an_empty_bearer_or_another_scheme_is_rejected(client, user_id, authoriz
 def test_a_valid_token_under_the_basic_scheme_is_rejected(client, user_id):
     token = login(client).json()["access_token"]
     assert client.get("/me", headers=bearer(token)).status_code == 200
-    assert_rejected(client.get("/me", headers={"Authorization": f"Basic {token}"}),
-                    NOT_AUTHENTICATED)
+    assert_rejected(
+        client.get("/me", headers={"Authorization": f"Basic {token}"}), NOT_AUTHENTICATED
+    )
 
 
 def test_a_token_in_the_query_string_or_a_cookie_is_not_accepted(client, user_id):
@@ -255,7 +301,15 @@ def test_a_token_in_the_query_string_or_a_cookie_is_not_accepted(client, user_id
 
 @pytest.mark.parametrize(
     "token",
-    ["a.b", "a.b.c.d", "..", "....", "eyJhbGciOiJIUzI1NiJ9..", "\u00e9.\u00e9.\u00e9", "%00.%00.%00"],
+    [
+        "a.b",
+        "a.b.c.d",
+        "..",
+        "....",
+        "eyJhbGciOiJIUzI1NiJ9..",
+        "\u00e9.\u00e9.\u00e9",
+        "%00.%00.%00",
+    ],
 )
 def test_structurally_broken_tokens_are_rejected(client, user_id, token):
     response = client.get("/me", headers={"Authorization": f"Bearer {token}".encode()})

@@ -34,12 +34,17 @@ INTERNAL_ERROR = {"detail": "Internal Server Error"}
 )
 def test_production_settings_refuse_a_missing_or_short_secret_key(tmp_path, secret_key):
     with pytest.raises(ValidationError, match="SECRET_KEY of at least 32 bytes"):
-        Settings(environment="production", secret_key=secret_key,
-                 secret_key_file=tmp_path / ".secret_key")
+        Settings(
+            environment="production",
+            secret_key=secret_key,
+            secret_key_file=tmp_path / ".secret_key",
+        )
     assert not (tmp_path / ".secret_key").exists()  # and never falls back to a generated key
 
 
-@pytest.mark.parametrize("secret_key", [STRONG_KEY, "é" * 16], ids=["32-ascii", "16-e-acute-32-bytes"])
+@pytest.mark.parametrize(
+    "secret_key", [STRONG_KEY, "é" * 16], ids=["32-ascii", "16-e-acute-32-bytes"]
+)
 def test_production_settings_accept_a_key_of_32_bytes(secret_key):
     settings = Settings(environment="production", secret_key=secret_key)
     assert settings.jwt_key == secret_key
@@ -54,10 +59,21 @@ def test_production_settings_read_from_the_environment_refuse_a_short_key(monkey
 
 def _start_app_process(tmp_path, **env):
     script = "import app.main"
-    full_env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "DATABASE_URL": "sqlite://",
-                **env}
-    return subprocess.run([sys.executable, "-c", script], check=False, cwd=tmp_path, env=full_env,
-                          capture_output=True, text=True, timeout=60)
+    full_env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": "sqlite://",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        check=False,
+        cwd=tmp_path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_the_app_does_not_start_in_production_with_a_weak_key_and_does_not_print_it(tmp_path):
@@ -84,10 +100,12 @@ def test_the_app_does_not_start_in_production_without_a_key_nor_writes_one(tmp_p
 @pytest.fixture
 def dev_settings(tmp_path):
     def make():
-        settings = Settings(environment="development", secret_key=None,
-                            secret_key_file=tmp_path / ".secret_key")
+        settings = Settings(
+            environment="development", secret_key=None, secret_key_file=tmp_path / ".secret_key"
+        )
         settings.ensure_secret_key()
         return settings
+
     return make
 
 
@@ -112,8 +130,11 @@ def test_the_generated_key_is_announced_in_the_log_but_never_logged(dev_settings
 
 
 def test_the_generated_key_survives_a_restart_and_so_do_tokens(tmp_path, make_client):
-    same_place = {"secret_key": None, "secret_key_file": tmp_path / ".secret_key",
-                  "database_url": f"sqlite:///{tmp_path / 'app.db'}"}
+    same_place = {
+        "secret_key": None,
+        "secret_key_file": tmp_path / ".secret_key",
+        "database_url": f"sqlite:///{tmp_path / 'app.db'}",
+    }
     first = make_client(**same_place)
     register(first)
     token = login(first).json()["access_token"]
@@ -174,7 +195,9 @@ def test_no_response_ever_contains_the_password_or_its_hash(client, caplog):
             register(client),  # 409
             login(client),
             login(client, password="wrong password"),
-            client.post("/auth/token", data={"username": "alice@example.com", "password": PASSWORD}),
+            client.post(
+                "/auth/token", data={"username": "alice@example.com", "password": PASSWORD}
+            ),
             register(client, email="not-an-email"),  # 422
             register(client, email="bob@example.com", password=PASSWORD + "x" * 60),  # 422
             client.post("/auth/login", json={"password": PASSWORD}),  # 422
@@ -188,8 +211,19 @@ def test_no_response_ever_contains_the_password_or_its_hash(client, caplog):
             session.commit()
         responses += [login(client), client.get("/me", headers=bearer(token))]  # 403s
 
-    assert [r.status_code for r in responses] == [201, 409, 200, 401, 200, 422, 422, 422, 200,
-                                                  403, 403]
+    assert [r.status_code for r in responses] == [
+        201,
+        409,
+        200,
+        401,
+        200,
+        422,
+        422,
+        422,
+        200,
+        403,
+        403,
+    ]
     for response in responses:
         text = response.text + str(response.headers)
         assert PASSWORD not in text
@@ -238,8 +272,10 @@ def test_a_crashing_route_added_to_the_app_is_a_generic_500(caplog):
         1 / 0  # noqa: B018
 
     app.include_router(crashing)
-    with caplog.at_level(logging.ERROR, logger="app"), \
-            TestClient(app, raise_server_exceptions=False) as client:
+    with (
+        caplog.at_level(logging.ERROR, logger="app"),
+        TestClient(app, raise_server_exceptions=False) as client,
+    ):
         responses = [client.get("/crash"), client.get("/crash-sync")]
         health = client.get("/health")
 
@@ -253,10 +289,13 @@ def test_a_crashing_route_added_to_the_app_is_a_generic_500(caplog):
 
 
 def test_a_4xx_error_body_never_carries_a_traceback(client):
-    for response in (client.get("/me"), client.post("/auth/login", content=b"{"),
-                     client.get("/no-such-route")):
+    for response in (
+        client.get("/me"),
+        client.post("/auth/login", content=b"{"),
+        client.get("/no-such-route"),
+    ):
         assert 400 <= response.status_code < 500
-        assert "Traceback" not in response.text and "File \"" not in response.text
+        assert "Traceback" not in response.text and 'File "' not in response.text
 
 
 # --- CORS: only configured origins ---
@@ -271,10 +310,14 @@ def cors_client(make_client):
 
 
 def preflight(client, origin, method="POST", headers="content-type", path="/auth/login"):
-    return client.options(path, headers={
-        "Origin": origin, "Access-Control-Request-Method": method,
-        "Access-Control-Request-Headers": headers,
-    })
+    return client.options(
+        path,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": headers,
+        },
+    )
 
 
 def test_a_preflight_from_a_configured_origin_is_allowed(cors_client):
@@ -289,8 +332,14 @@ def test_a_preflight_from_a_configured_origin_is_allowed(cors_client):
 
 @pytest.mark.parametrize(
     "origin",
-    [OTHER, "null", "https://app.example.com.evil.net", "http://app.example.com",
-     "https://APP.example.com:443", "https://app.example.com/"],
+    [
+        OTHER,
+        "null",
+        "https://app.example.com.evil.net",
+        "http://app.example.com",
+        "https://APP.example.com:443",
+        "https://app.example.com/",
+    ],
 )
 def test_a_preflight_from_any_other_origin_gets_no_allow_origin(cors_client, origin):
     response = preflight(cors_client, origin)
@@ -299,8 +348,10 @@ def test_a_preflight_from_any_other_origin_gets_no_allow_origin(cors_client, ori
     assert "access-control-allow-origin" not in response.headers
 
 
-@pytest.mark.parametrize(("method", "headers"), [("DELETE", "content-type"), ("PUT", "content-type"),
-                                                 ("POST", "x-forwarded-for")])
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [("DELETE", "content-type"), ("PUT", "content-type"), ("POST", "x-forwarded-for")],
+)
 def test_a_preflight_for_an_unlisted_method_or_header_is_refused(cors_client, method, headers):
     response = preflight(cors_client, ALLOWED, method=method, headers=headers)
     assert response.status_code == 400
@@ -316,8 +367,11 @@ def test_simple_requests_get_cors_headers_only_for_configured_origins(cors_clien
 
 
 def test_even_a_413_carries_cors_headers_for_a_configured_origin(cors_client):
-    response = cors_client.post("/auth/login", content=b"x" * (1024 * 1024),
-                                headers={"Origin": ALLOWED, "Content-Type": "application/json"})
+    response = cors_client.post(
+        "/auth/login",
+        content=b"x" * (1024 * 1024),
+        headers={"Origin": ALLOWED, "Content-Type": "application/json"},
+    )
     assert response.status_code == 413
     assert response.headers["access-control-allow-origin"] == ALLOWED
 

@@ -21,7 +21,10 @@ def test_recorded_usage_is_stored_for_the_user(client, session):
 
     stored = session.exec(select(AIUsageLog)).one()
     assert (stored.id, stored.user_id, stored.provider, stored.model) == (
-        log.id, user_id, "openai", "gpt-4o-mini"
+        log.id,
+        user_id,
+        "openai",
+        "gpt-4o-mini",
     )
     assert (stored.tokens_input, stored.tokens_output) == (120, 30)
     assert stored.created_at.utcoffset() == timedelta(0)
@@ -34,7 +37,9 @@ def test_negative_token_counts_are_refused_by_the_model():
 
 def test_negative_token_counts_are_refused_by_the_database(client, session):
     user_id = register(client).json()["id"]
-    session.add(AIUsageLog(user_id=user_id, provider="openai", model="m", tokens_input=-5, tokens_output=0))
+    session.add(
+        AIUsageLog(user_id=user_id, provider="openai", model="m", tokens_input=-5, tokens_output=0)
+    )
 
     with pytest.raises(IntegrityError):
         session.commit()

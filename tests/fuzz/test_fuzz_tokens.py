@@ -22,8 +22,9 @@ KEY = app.state.settings.jwt_key
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=8,
 )
 now = int(time.time())
@@ -38,8 +39,11 @@ claim_values = {
 }
 arbitrary_claims = st.fixed_dictionaries(
     {}, optional={name: values for name, values in claim_values.items()}
-).flatmap(lambda base: st.dictionaries(st.text(max_size=8), json_values, max_size=2).map(
-    lambda extra: {**extra, **base}))
+).flatmap(
+    lambda base: st.dictionaries(st.text(max_size=8), json_values, max_size=2).map(
+        lambda extra: {**extra, **base}
+    )
+)
 DROP = object()
 
 
@@ -58,8 +62,10 @@ def _mutate(change):
 # so the accepted path and every single-claim deviation from it are exercised.
 nearly_valid_claims = st.tuples(
     st.sampled_from([None, *claim_values]),
-    st.just(DROP) | st.deferred(lambda: st.sampled_from(list(claim_values.values()))).flatmap(
-        lambda values: values),
+    st.just(DROP)
+    | st.deferred(lambda: st.sampled_from(list(claim_values.values()))).flatmap(
+        lambda values: values
+    ),
 ).map(_mutate)
 claims = nearly_valid_claims | arbitrary_claims
 algorithms = st.sampled_from(["HS256", "HS256", "HS256", "HS384", "HS512"])
@@ -108,9 +114,11 @@ def test_any_signed_claims_open_me_only_when_they_are_exactly_ours(payload, algo
     response = call_me(f"Bearer {token}")
 
     exactly_ours = (
-        algorithm == "HS256" and key == KEY
+        algorithm == "HS256"
+        and key == KEY
         and payload.get("sub") == "1"
-        and type(payload.get("exp")) is int and payload["exp"] > time.time() - LEEWAY
+        and type(payload.get("exp")) is int
+        and payload["exp"] > time.time() - LEEWAY
         and type(payload.get("iat")) is int
         and ("nbf" not in payload or _not_before_now(payload["nbf"]))
         and "aud" not in payload
