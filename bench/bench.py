@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import shutil
@@ -126,22 +127,36 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def server(kind: str, env: dict[str, str], *, workers: int = 1, pin: bool = True,
-           cwd: Path = ROOT) -> Iterator[str]:  # fmt: skip
+def server(
+    kind: str, env: dict[str, str], *, workers: int = 1, pin: bool = True, cwd: Path = ROOT
+) -> Iterator[str]:
     """Start the project ("project") or the reference ("reference"); yield its base URL."""
     port = free_port()
     target = ["reference:app", "--app-dir", str(BENCH)] if kind == "reference" else ["app.main:app"]
     command = [
-        *(SERVER_PIN if pin else []), PYTHON, "-m", "uvicorn", *target,
-        "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--no-access-log",
-    ]  # fmt: skip
+        *(SERVER_PIN if pin else []),
+        PYTHON,
+        "-m",
+        "uvicorn",
+        *target,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+    ]
     RESULTS.mkdir(exist_ok=True)
     logfile = open(RESULTS / f"{kind}-server.log", "ab")  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(
-        command, cwd=cwd, env={**os.environ, **env}, stdout=logfile, stderr=subprocess.STDOUT,
+        command,
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=logfile,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
-    )  # fmt: skip
+    )
     _children.append(process)
     url = f"http://127.0.0.1:{port}"
     _pids[url] = process.pid
@@ -149,8 +164,10 @@ def server(kind: str, env: dict[str, str], *, workers: int = 1, pin: bool = True
         deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"{kind} server exited with {process.returncode}; "
-                                   f"see {RESULTS / (kind + '-server.log')}")
+                raise RuntimeError(
+                    f"{kind} server exited with {process.returncode}; "
+                    f"see {RESULTS / (kind + '-server.log')}"
+                )
             try:
                 http("GET", f"{url}/health")
                 break
@@ -184,8 +201,17 @@ def register_and_login(url: str) -> str:
 
 
 def wrk_command(url: str, seconds: float, connections: int, timeout: str) -> list[str]:
-    return [*LOAD_PIN, "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-            f"--timeout={timeout}", "-s", str(WRK_LUA), url]  # fmt: skip
+    return [
+        *LOAD_PIN,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        f"--timeout={timeout}",
+        "-s",
+        str(WRK_LUA),
+        url,
+    ]
 
 
 def wrk_env(token: str | None, body: str | None) -> dict[str, str]:
@@ -195,7 +221,7 @@ def wrk_env(token: str | None, body: str | None) -> dict[str, str]:
 def parse_wrk(output: str) -> dict[str, float]:
     for line in output.splitlines():
         if line.startswith("BENCH "):
-            raw = json.loads(line[len("BENCH "):])
+            raw = json.loads(line[len("BENCH ") :])
             raw["rps"] = raw["requests"] / (raw["duration_us"] / 1e6)
             return raw
     raise RuntimeError(f"wrk printed no BENCH line:\n{output}")
@@ -203,8 +229,10 @@ def parse_wrk(output: str) -> dict[str, float]:
 
 def check(result: dict[str, float], what: str) -> dict[str, float]:
     if result["non2xx"] or result["errors"]:
-        raise RuntimeError(f"{what}: {result['non2xx']} non-2xx answers, "
-                           f"{result['errors']} socket errors; the measurement is not valid")
+        raise RuntimeError(
+            f"{what}: {result['non2xx']} non-2xx answers, "
+            f"{result['errors']} socket errors; the measurement is not valid"
+        )
     return result
 
 
@@ -219,14 +247,22 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def wrk(url: str, seconds: float, connections: int, *, token: str | None = None,
-        body: str | None = None, timeout: str = "10s") -> dict[str, float]:  # fmt: skip
+def wrk(
+    url: str,
+    seconds: float,
+    connections: int,
+    *,
+    token: str | None = None,
+    body: str | None = None,
+    timeout: str = "10s",
+) -> dict[str, float]:
     """One wrk run; also the server's CPU microseconds per request (1-worker servers only)."""
     command = wrk_command(url, seconds, connections, timeout)
     pid = _pids.get("/".join(url.split("/", 3)[:3]))
     before = cpu_seconds(pid)
-    output = subprocess.run(command, env=wrk_env(token, body), capture_output=True, text=True,
-                            check=True).stdout  # fmt: skip
+    output = subprocess.run(
+        command, env=wrk_env(token, body), capture_output=True, text=True, check=True
+    ).stdout
     result = check(parse_wrk(output), url)
     result["cpu_us_per_request"] = (cpu_seconds(pid) - before) / result["requests"] * 1e6
     return result
@@ -235,8 +271,13 @@ def wrk(url: str, seconds: float, connections: int, *, token: str | None = None,
 def health_under_login(base: str, seconds: float) -> dict[str, float]:
     """/health latency (4 connections) while 16 connections loop on POST /auth/login."""
     login_command = wrk_command(f"{base}/auth/login", seconds + 2, 16, "60s")
-    login = subprocess.Popen(login_command, env=wrk_env(None, LOGIN_BODY), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    login = subprocess.Popen(
+        login_command,
+        env=wrk_env(None, LOGIN_BODY),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         time.sleep(1)  # let the 16 logins fill the server first
         health = wrk(f"{base}/health", seconds, 4)
@@ -277,19 +318,24 @@ def warm_up(url: str, token: str) -> None:
 def compare(rounds: int, tmp: Path, metrics: list[str], baseline: Path | None) -> dict[str, Any]:
     """Project vs reference; with `baseline`, vs the project in that other checkout instead."""
     env = server_env(f"sqlite:///{tmp / 'project.db'}")
-    other = (server("baseline", {**env, "DATABASE_URL": f"sqlite:///{tmp / 'baseline.db'}"},
-                    cwd=baseline) if baseline else server("reference", env))  # fmt: skip
-    values: dict[str, dict[str, list[float]]] = {m: {"project": [], "reference": []}
-                                                 for m in metrics}  # fmt: skip
-    cpu: dict[str, dict[str, list[float]]] = {m: {"project": [], "reference": []}
-                                              for m in metrics}  # fmt: skip
+    other = (
+        server(
+            "baseline", {**env, "DATABASE_URL": f"sqlite:///{tmp / 'baseline.db'}"}, cwd=baseline
+        )
+        if baseline
+        else server("reference", env)
+    )
+    values: dict[str, dict[str, list[float]]] = {
+        m: {"project": [], "reference": []} for m in metrics
+    }
+    cpu: dict[str, dict[str, list[float]]] = {m: {"project": [], "reference": []} for m in metrics}
     with server("project", env) as project, other as reference:
         token = register_and_login(project)
         if baseline:
             register_and_login(reference)  # same user id 1 and same key: the token fits both
         http("GET", f"{reference}/me", token=token)  # the reference accepts the same token
         urls = {"project": project, "reference": reference}
-        for kind, url in urls.items():
+        for url in urls.values():
             warm_up(url, token)
         for r in range(1, rounds + 1):
             for metric in metrics:
@@ -297,32 +343,43 @@ def compare(rounds: int, tmp: Path, metrics: list[str], baseline: Path | None) -
                     value, cpu_us = measure(urls[kind], token, metric)
                     values[metric][kind].append(value)
                     cpu[metric][kind].append(cpu_us)
-                    log(f"round {r}  {metric:<26} {kind:<9} {value:10.2f}"
-                        f"   server CPU {cpu_us:8.0f} us/request")  # fmt: skip
+                    log(
+                        f"round {r}  {metric:<26} {kind:<9} {value:10.2f}"
+                        f"   server CPU {cpu_us:8.0f} us/request"
+                    )
     table = {}
     for metric, by_kind in values.items():
         p, ref = statistics.median(by_kind["project"]), statistics.median(by_kind["reference"])
         op, bound = TARGETS[metric]
         ratio = p / ref
         met = ratio >= bound if op == ">=" else ratio <= bound
-        table[metric] = {"project": p, "reference": ref, "ratio": ratio, "target": f"{op} {bound}",
-                         "met": met, "rounds": by_kind,
-                         "cpu_us_per_request": {k: statistics.median(v)
-                                                for k, v in cpu[metric].items()}}  # fmt: skip
+        table[metric] = {
+            "project": p,
+            "reference": ref,
+            "ratio": ratio,
+            "target": f"{op} {bound}",
+            "met": met,
+            "rounds": by_kind,
+            "cpu_us_per_request": {k: statistics.median(v) for k, v in cpu[metric].items()},
+        }
     return table
 
 
 def print_table(table: dict[str, Any], rounds: int) -> None:
     print(f"\nmedians of {rounds} rounds, {PIN_PLAN}, BCRYPT_ROUNDS={ROUNDS_ENV}")
-    print(f"{'measurement':<32}{'project':>10}{'reference':>11}{'ratio':>8}  {'target':<14}"
-          "server CPU us/req (project / reference)")  # fmt: skip
+    print(
+        f"{'measurement':<32}{'project':>10}{'reference':>11}{'ratio':>8}  {'target':<14}"
+        "server CPU us/req (project / reference)"
+    )
     for metric, row in table.items():
         verdict = "met" if row["met"] else "MISSED"
         cpu = row["cpu_us_per_request"]
-        cpu_text = "" if cpu["project"] != cpu["project"] else (  # NaN: not measured
-            f"{cpu['project']:.0f} / {cpu['reference']:.0f}")
-        print(f"{LABELS[metric]:<32}{row['project']:>10.1f}{row['reference']:>11.1f}"
-              f"{row['ratio']:>8.3f}  {row['target']:<7} {verdict:<6} {cpu_text}")  # fmt: skip
+        measured = not math.isnan(cpu["project"])
+        cpu_text = f"{cpu['project']:.0f} / {cpu['reference']:.0f}" if measured else ""
+        print(
+            f"{LABELS[metric]:<32}{row['project']:>10.1f}{row['reference']:>11.1f}"
+            f"{row['ratio']:>8.3f}  {row['target']:<7} {verdict:<6} {cpu_text}"
+        )
 
 
 # ---------------------------------------------------------------- scale mode
@@ -347,8 +404,11 @@ def scale(tmp: Path, rounds: int) -> dict[str, Any]:
         # 1 vs 2 workers: the servers are not pinned, so a second worker can use a second CPU
         # (wrk stays on its CPU and shares it). Both projects use one database file.
         env = server_env(f"sqlite:///{tmp / 'scale-workers.db'}")
-        urls = {(kind, workers): stack.enter_context(server(kind, env, workers=workers, pin=False))
-                for kind in ("project", "reference") for workers in (1, 2)}  # fmt: skip
+        urls = {
+            (kind, workers): stack.enter_context(server(kind, env, workers=workers, pin=False))
+            for kind in ("project", "reference")
+            for workers in (1, 2)
+        }
         token = register_and_login(urls["project", 1])
         runs: dict[tuple[str, int], list[float]] = {key: [] for key in urls}
         for url in urls.values():
@@ -389,7 +449,8 @@ def scale(tmp: Path, rounds: int) -> dict[str, Any]:
                 got["me_p50_ms_1c"].append(wrk(f"{url}/me", T_RPS, 1, token=token)["p50_us"] / 1e3)
                 login = wrk(f"{url}/auth/login", T_LOGIN, 1, body=LOGIN_BODY, timeout="30s")
                 got["login_p50_ms_1c"].append(login["p50_us"] / 1e3)
-                log(f"scale round {r}  users={size}: { {k: round(v[-1], 2) for k, v in got.items()} }")
+                last = {k: round(v[-1], 2) for k, v in got.items()}
+                log(f"scale round {r}  users={size}: {last}")
         for size in sizes:
             out[f"users_{size}"].update({k: statistics.median(v) for k, v in samples[size].items()})
     return out
@@ -401,8 +462,11 @@ def print_scale(out: dict[str, Any], rounds: int) -> None:
     for kind in ("project", "reference"):
         print(f"  {kind:<30}{out[f'me_rps_{kind}_1w']:>9.0f}{out[f'me_rps_{kind}_2w']:>11.0f}")
     print(f"project, users table            {'1k rows':>9}{'100k rows':>11}")
-    for key, label in (("me_rps_64c", "/me req/s, 64 conn"), ("me_p50_ms_1c", "/me p50 ms, 1 conn"),
-                       ("login_p50_ms_1c", "login p50 ms, 1 conn")):  # fmt: skip
+    for key, label in (
+        ("me_rps_64c", "/me req/s, 64 conn"),
+        ("me_p50_ms_1c", "/me p50 ms, 1 conn"),
+        ("login_p50_ms_1c", "login p50 ms, 1 conn"),
+    ):
         print(f"  {label:<30}{out['users_1000'][key]:>9.2f}{out['users_100000'][key]:>11.2f}")
 
 
@@ -412,15 +476,23 @@ def print_scale(out: dict[str, Any], rounds: int) -> None:
 def machine() -> dict[str, str]:
     def run(*command: str) -> str:
         try:
-            return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
+            return subprocess.run(
+                command, capture_output=True, text=True, check=False
+            ).stdout.strip()
         except OSError:
             return ""
 
     return {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "nproc": run("nproc"),
-        "cpu": next((line.split(":", 1)[1].strip() for line in run("lscpu").splitlines()
-                     if line.startswith("Model name")), platform.processor()),
+        "cpu": next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in run("lscpu").splitlines()
+                if line.startswith("Model name")
+            ),
+            platform.processor(),
+        ),
         "python": platform.python_version(),
         "wrk": run("wrk", "-v").splitlines()[0] if shutil.which("wrk") else "",
         "git": run("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"),
@@ -433,11 +505,20 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--scale", action="store_true", help="also run the scale measurements")
     parser.add_argument("--scale-only", action="store_true", help="only the scale measurements")
-    parser.add_argument("--only", nargs="+", choices=list(TARGETS), default=list(TARGETS),
-                        help="measure only these (for investigations)")
-    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
-                        help="compare against the project in another checkout (e.g. a git "
-                             "worktree of an older commit) instead of bench/reference.py")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(TARGETS),
+        default=list(TARGETS),
+        help="measure only these (for investigations)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="compare against the project in another checkout (e.g. a git "
+        "worktree of an older commit) instead of bench/reference.py",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -462,8 +543,10 @@ def main() -> int:
         while _children:
             stop(_children[-1])
     result["seconds"] = round(time.monotonic() - started)
-    print(f"\n{info['date']}  nproc={info['nproc']}  {info['cpu']}  Python {info['python']}  "
-          f"git {info['git']}  ({result['seconds']} s)")  # fmt: skip
+    print(
+        f"\n{info['date']}  nproc={info['nproc']}  {info['cpu']}  Python {info['python']}  "
+        f"git {info['git']}  ({result['seconds']} s)"
+    )
     if "compare" in result:
         print_table(result["compare"], args.rounds)
     if "scale" in result:
