@@ -29,8 +29,8 @@ test: $(VENV)/.dev  ## the whole test suite on in-memory SQLite
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev  ## ruff: lint rules and formatting
-	$(BIN)/ruff check app alembic tests scripts
-	$(BIN)/ruff format --check app alembic tests scripts
+	$(BIN)/ruff check app alembic tests scripts bench
+	$(BIN)/ruff format --check app alembic tests scripts bench
 
 migrate: $(VENV)/.runtime  ## apply migrations as a separate release step
 	$(BIN)/alembic upgrade head
