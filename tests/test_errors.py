@@ -1,0 +1,131 @@
+"""Errors answer generically: nothing secret in a response or a log, a crash is a plain 500
+with its traceback only in the server log."""
+
+import logging
+
+from fastapi import APIRouter, FastAPI
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app import crud
+from app.config import Settings
+from app.main import create_app
+from app.models import User
+from tests.utils import PASSWORD, bearer, login, register
+
+INTERNAL_ERROR = {"detail": "Internal Server Error"}
+
+
+# --- Nothing secret is answered or logged ---
+
+
+def test_no_response_ever_contains_the_password_or_its_hash(client, caplog):
+    with caplog.at_level(logging.DEBUG):
+        responses = [register(client)]
+        with Session(client.app.state.engine) as session:
+            password_hash = session.exec(select(User)).one().password_hash
+        responses += [
+            register(client),  # 409
+            login(client),
+            login(client, password="wrong password"),
+            client.post(
+                "/auth/token", data={"username": "alice@example.com", "password": PASSWORD}
+            ),
+            register(client, email="not-an-email"),  # 422
+            register(client, email="bob@example.com", password=PASSWORD + "x" * 60),  # 422
+            client.post("/auth/login", json={"password": PASSWORD}),  # 422
+        ]
+        token = responses[2].json()["access_token"]
+        responses.append(client.get("/me", headers=bearer(token)))
+        with Session(client.app.state.engine) as session:
+            user = session.exec(select(User)).one()
+            user.is_active = False
+            session.add(user)
+            session.commit()
+        responses += [login(client), client.get("/me", headers=bearer(token))]  # 403s
+
+    assert [r.status_code for r in responses] == [
+        201,
+        409,
+        200,
+        401,
+        200,
+        422,
+        422,
+        422,
+        200,
+        403,
+        403,
+    ]
+    for response in responses:
+        text = response.text + str(response.headers)
+        assert PASSWORD not in text
+        assert password_hash not in text
+        assert password_hash[7:29] not in text  # not even the salt
+        assert "password_hash" not in text
+        assert "$2b$" not in text
+    assert PASSWORD not in caplog.text
+    assert password_hash not in caplog.text
+
+
+# --- Unexpected errors: generic 500, traceback only in the server log ---
+
+
+def test_an_unexpected_exception_is_a_generic_500_and_its_traceback_is_logged(
+    client, monkeypatch, caplog
+):
+    register(client)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database exploded at /var/lib/secret/path")
+
+    monkeypatch.setattr(crud, "get_user_by_email", broken)
+    with caplog.at_level(logging.ERROR, logger="app"):
+        response = login(client)
+
+    assert response.status_code == 500
+    assert response.json() == INTERNAL_ERROR
+    assert response.headers["content-type"] == "application/json"
+    assert "exploded" not in response.text and "Traceback" not in response.text
+    assert "Unhandled error on POST /auth/login" in caplog.text
+    assert "RuntimeError: database exploded" in caplog.text
+    assert "Traceback" in caplog.text
+
+
+def test_a_crashing_route_added_to_the_app_is_a_generic_500(caplog):
+    app: FastAPI = create_app(Settings(database_url="sqlite://", bcrypt_rounds=4))
+    crashing = APIRouter()
+
+    @crashing.get("/crash")
+    async def crash() -> None:
+        raise KeyError("internal-key-name")
+
+    @crashing.get("/crash-sync")
+    def crash_sync() -> None:
+        1 / 0  # noqa: B018
+
+    app.include_router(crashing)
+    with (
+        caplog.at_level(logging.ERROR, logger="app"),
+        TestClient(app, raise_server_exceptions=False) as client,
+    ):
+        responses = [client.get("/crash"), client.get("/crash-sync")]
+        health = client.get("/health")
+
+    for response in responses:
+        assert response.status_code == 500
+        assert response.json() == INTERNAL_ERROR
+        assert "internal-key-name" not in response.text and "ZeroDivision" not in response.text
+    assert "KeyError: 'internal-key-name'" in caplog.text
+    assert "ZeroDivisionError" in caplog.text
+    assert health.status_code == 200  # the app keeps serving
+
+
+def test_a_4xx_error_body_never_carries_a_traceback(client):
+    for response in (
+        client.get("/me"),
+        client.post("/auth/login", content=b"{"),
+        client.get("/no-such-route"),
+    ):
+        assert 400 <= response.status_code < 500
+        assert "Traceback" not in response.text and 'File "' not in response.text
