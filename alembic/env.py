@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from logging.config import fileConfig
 
+from alembic import context
 from filelock import FileLock
 from sqlalchemy import Connection, text
 
-from alembic import context
 from app import models  # noqa: F401 - registers the tables on the metadata
 from app.config import Settings
 from app.db import make_engine

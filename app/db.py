@@ -4,6 +4,8 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+from alembic import command
+from alembic.config import Config
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, create_engine, event
@@ -102,10 +104,6 @@ async def database_answers(engine: Engine) -> bool:
 
 def migrate(engine: Engine) -> None:
     """Upgrade the database to the newest Alembic revision (alembic/env.py takes the lock)."""
-    from alembic.config import Config
-
-    from alembic import command
-
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "alembic"))
     with engine.connect() as connection:
