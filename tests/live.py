@@ -3,6 +3,7 @@
 Listens on 127.0.0.1 on a free port; stopped by its process id.
 """
 
+import asyncio
 import os
 import signal
 import socket
@@ -14,8 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, text
 
 from app.db import ROOT
+
+Request = tuple[str, str, dict]  # method, URL, httpx keyword arguments
 
 
 def free_port() -> int:
@@ -87,3 +91,26 @@ def live_server(
             process.wait()
         if log:
             output.close()
+
+
+def send_at_once(requests: list[Request]) -> list[httpx.Response]:
+    """All requests in flight together, each on its own connection; answers in order."""
+
+    async def send() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
+        async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+            return await asyncio.gather(
+                *(client.request(method, url, **kwargs) for method, url, kwargs in requests)
+            )
+
+    return asyncio.run(send())
+
+
+def query(database_url: str, sql: str, **params: object) -> list[tuple]:
+    """Rows read straight from the database, past the app, to check what it stored."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql), params)]
+    finally:
+        engine.dispose()

@@ -5,7 +5,6 @@ timeout (app/db.py) keep concurrent writers from failing with "database is locke
 BCRYPT_ROUNDS=4 (set by live_server) keeps this well under a minute on two cores.
 """
 
-import asyncio
 import json
 import time
 from collections import Counter
@@ -13,10 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.live import live_server
-from tests.utils import PASSWORD
+from tests.live import live_server, query, send_at_once
+from tests.utils import PASSWORD, bearer
 
 SAME_EMAIL_REQUESTS = 30
 DISTINCT_USERS = 100
@@ -31,28 +29,15 @@ def server(tmp_path_factory) -> tuple[str, Path, Path]:
         yield base_url, database, log
 
 
-async def _gather(requests):
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=0)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        return await asyncio.gather(*(request(client) for request in requests))
-
-
-def run_concurrently(requests) -> list[httpx.Response]:
-    return asyncio.run(_gather(requests))
-
-
 def post(url, body):
-    return lambda client: client.post(url, json=body)
+    return ("POST", url, {"json": body})
 
 
 def stored_emails(database: Path, like: str) -> list[str]:
-    engine = create_engine(f"sqlite:///{database}")
-    try:
-        with engine.connect() as connection:
-            query = text("SELECT email FROM users WHERE email LIKE :like")
-            return [email for (email,) in connection.execute(query, {"like": like})]
-    finally:
-        engine.dispose()
+    rows = query(
+        f"sqlite:///{database}", "SELECT email FROM users WHERE email LIKE :like", like=like
+    )
+    return [email for (email,) in rows]
 
 
 def assert_log_is_clean(log: Path) -> None:
@@ -73,7 +58,7 @@ def test_concurrent_registrations_of_one_email_create_exactly_one_account(server
     ]
 
     started = time.perf_counter()
-    responses = run_concurrently(requests)
+    responses = send_at_once(requests)
     elapsed = time.perf_counter() - started
 
     statuses = Counter(response.status_code for response in responses)
@@ -99,10 +84,10 @@ def test_concurrent_distinct_registrations_all_succeed_and_all_log_in(server):
     ]
 
     started = time.perf_counter()
-    registered = run_concurrently([post(f"{base_url}/auth/register", b) for b in bodies])
+    registered = send_at_once([post(f"{base_url}/auth/register", b) for b in bodies])
     register_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    logged_in = run_concurrently([post(f"{base_url}/auth/login", b) for b in bodies])
+    logged_in = send_at_once([post(f"{base_url}/auth/login", b) for b in bodies])
     login_seconds = time.perf_counter() - started
 
     print(
@@ -119,13 +104,9 @@ def test_concurrent_distinct_registrations_all_succeed_and_all_log_in(server):
 
     # Each token opens /me as its own user, also when all are used at once.
     tokens = [r.json()["access_token"] for r in logged_in]
-    me = run_concurrently(
+    me = send_at_once(
         [
-            (
-                lambda client, token=token: client.get(
-                    f"{base_url}/me", headers={"Authorization": f"Bearer {token}"}
-                )
-            )
+            ("GET", f"{base_url}/me", {"headers": {"Authorization": f"Bearer {token}"}})
             for token in tokens
         ]
     )
@@ -145,11 +126,11 @@ def test_concurrent_logins_and_bad_requests_mixed_never_give_a_5xx(server):
             post(f"{base_url}/auth/login", {"email": f"ghost{i}@example.com", "password": "x" * 9}),
             post(f"{base_url}/auth/register", {"email": "mixed@example.com", "password": PASSWORD}),
             post(f"{base_url}/auth/register", {"email": "not-an-email", "password": PASSWORD}),
-            lambda client: client.get(f"{base_url}/me", headers={"Authorization": "Bearer x"}),
-            lambda client: client.get(f"{base_url}/health"),
+            ("GET", f"{base_url}/me", {"headers": bearer("x")}),
+            ("GET", f"{base_url}/health", {}),
         ]
 
-    responses = run_concurrently(requests)
+    responses = send_at_once(requests)
 
     statuses = Counter(response.status_code for response in responses)
     assert not [status for status in statuses if status >= 500], statuses
@@ -189,7 +170,7 @@ def test_one_email_raced_across_two_worker_processes_still_gets_one_account(tmp_
     database, log = tmp_path / "app.db", tmp_path / "server.log"
     body = {"email": "twoworkers@example.com", "password": PASSWORD}
     with live_server(f"sqlite:///{database}", workers=2, log=log) as base_url:
-        responses = run_concurrently(
+        responses = send_at_once(
             [post(f"{base_url}/auth/register", body) for _ in range(SAME_EMAIL_REQUESTS)]
         )
         statuses = Counter(response.status_code for response in responses)

@@ -6,7 +6,6 @@ session closes as soon as the endpoint returns (an async dependency with scope="
 the event loop, so a connection never waits for a free thread to be given back to the pool.
 """
 
-import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -16,10 +15,10 @@ from typing import Self
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import make_url
 
 from app.config import Settings
-from tests.live import free_port, live_server
+from tests.live import free_port, live_server, query, send_at_once
 from tests.postgres import admin_engine, fresh_schema, requires_postgres
 from tests.utils import PASSWORD
 
@@ -64,24 +63,6 @@ def credentials(email: str) -> dict[str, str]:
     return {"email": email, "password": PASSWORD}
 
 
-async def send_at_once(requests: list[tuple[str, str, dict]]) -> list[httpx.Response]:
-    """All requests in flight together, each on its own connection."""
-    limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        return await asyncio.gather(
-            *(client.request(method, url, **kwargs) for method, url, kwargs in requests)
-        )
-
-
-def rows(database_url: str, sql: str) -> list[tuple]:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        engine.dispose()
-
-
 def test_one_email_registered_by_many_requests_at_once_gives_exactly_one_account(
     server, database_url
 ):
@@ -91,26 +72,26 @@ def test_one_email_registered_by_many_requests_at_once_gives_exactly_one_account
         for i in range(32)
     ]
 
-    responses = asyncio.run(send_at_once(requests))
+    responses = send_at_once(requests)
 
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [201] + [409] * 31
-    assert rows(database_url, "SELECT email FROM users") == [("dana@example.com",)]
+    assert query(database_url, "SELECT email FROM users") == [("dana@example.com",)]
 
 
 def test_many_registrations_at_once_all_land(server, database_url):
     emails = [f"user{i}@example.com" for i in range(64)]
     register = [("POST", f"{server}/auth/register", {"json": credentials(e)}) for e in emails]
 
-    responses = asyncio.run(send_at_once(register))
+    responses = send_at_once(register)
 
     assert [response.status_code for response in responses] == [201] * len(emails)
     ids = {response.json()["id"] for response in responses}
-    stored = rows(database_url, "SELECT id, email FROM users")
+    stored = query(database_url, "SELECT id, email FROM users")
     assert len(ids) == len(emails) and {id_ for id_, _ in stored} == ids
     assert sorted(email for _, email in stored) == sorted(emails)
     logins = [("POST", f"{server}/auth/login", {"json": credentials(e)}) for e in emails]
-    assert {r.status_code for r in asyncio.run(send_at_once(logins))} == {200}
+    assert {r.status_code for r in send_at_once(logins)} == {200}
 
 
 class ConnectionCounter:
@@ -149,7 +130,7 @@ def me_burst(base_url: str, database_url: str, requests: int) -> tuple[float, in
 
     with ConnectionCounter(database_url) as connections:
         started = time.monotonic()
-        responses = asyncio.run(send_at_once(burst))
+        responses = send_at_once(burst)
         elapsed = time.monotonic() - started
 
     failures = [(r.status_code, r.text) for r in responses if r.status_code != 200]
