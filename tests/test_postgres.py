@@ -1,9 +1,9 @@
 """Concurrency on PostgreSQL via a real `uvicorn --workers 4`; skipped without TEST_DATABASE_URL.
 
 One email registered by many requests at once gives exactly one account; many registrations
-at once all land; and 64 concurrent /me per worker are all served with no pool time-out: the
-session closes as soon as the endpoint returns (an async dependency with scope="function"), on
-the event loop, so a connection never waits for a free thread to be given back to the pool.
+at once all land; and 64 concurrent /me per worker are all served with no pool time-out:
+get_current_user ends its read transaction before the route runs and the session closes when the
+endpoint returns, so a connection never waits for a free thread to be given back to the pool.
 """
 
 import threading
