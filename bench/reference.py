@@ -1,6 +1,6 @@
 """The floor the project is measured against: bare FastAPI doing only the cryptography.
 
-Served by bench/run.sh with the same uvicorn flags as the project:
+Served by bench/servers.py with the same uvicorn flags as the project:
     uvicorn reference:app --app-dir bench --workers 1 --no-access-log --host 127.0.0.1 --port N
 
 - /health      a plain `def` returning {"status": "ok"}

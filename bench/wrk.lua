@@ -1,7 +1,7 @@
 -- One wrk script for every measurement, configured by environment variables:
 --   BENCH_TOKEN  sets "Authorization: Bearer <token>"
 --   BENCH_BODY   makes the request a POST of this JSON body
--- At the end it prints one machine-readable line for bench/bench.py:
+-- At the end it prints one machine-readable line for bench/load.py:
 --   BENCH {"requests":..,"duration_us":..,"p50_us":..,"p99_us":..,"errors":..,"non2xx":..}
 local token = os.getenv("BENCH_TOKEN")
 local body = os.getenv("BENCH_BODY")
