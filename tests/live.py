@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 
 from app.db import ROOT
 
@@ -112,5 +112,14 @@ def query(database_url: str, sql: str, **params: object) -> list[tuple]:
     try:
         with engine.connect() as connection:
             return [tuple(row) for row in connection.execute(text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def table_names(database_url: str) -> set[str]:
+    """The tables that exist in the database (or the schema the URL's search_path names)."""
+    engine = create_engine(database_url)
+    try:
+        return set(inspect(engine).get_table_names())
     finally:
         engine.dispose()

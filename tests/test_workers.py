@@ -15,11 +15,10 @@ import httpx
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
 
 from app.db import ROOT
 from app.models import metadata
-from tests.live import live_server
+from tests.live import live_server, query, table_names
 from tests.postgres import fresh_schema, requires_postgres
 from tests.utils import PASSWORD
 
@@ -38,14 +37,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def assert_one_schema_at_head(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        assert set(inspect(engine).get_table_names()) == set(metadata.tables) | {"alembic_version"}
-        with engine.connect() as connection:
-            versions = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
-        assert [version for (version,) in versions] == [HEAD]
-    finally:
-        engine.dispose()
+    assert table_names(database_url) == set(metadata.tables) | {"alembic_version"}
+    assert query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 
 def wait_for_workers(log: Path, workers: int) -> str:
@@ -87,11 +80,7 @@ def test_workers_starting_together_on_a_fresh_database_migrate_it_once(database_
 
 
 def assert_no_tables(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        assert inspect(engine).get_table_names() == []
-    finally:
-        engine.dispose()
+    assert table_names(database_url) == set()
 
 
 def test_migrating_as_a_release_step_then_starting_workers_that_do_not_migrate(
