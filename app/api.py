@@ -1,20 +1,44 @@
 """The HTTP routes. Each parses, calls crud, and shapes the answer; rules live elsewhere."""
 
+from collections.abc import AsyncIterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
-from fastapi.responses import JSONResponse
+import anyio
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import AfterValidator
+from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app import crud, db
+from app import crud, db, upload
 from app.config import Settings
 from app.db import SessionDep
 from app.limits import MAX_BODY_BYTES
-from app.models import ErrorDetail, HealthStatus, Token, User, UserCreate, UserLogin, UserRead
+from app.models import (
+    JOB_FINISHED,
+    ErrorDetail,
+    HealthStatus,
+    JobPage,
+    ProcessingJob,
+    ProcessingJobRead,
+    Token,
+    User,
+    UserCreate,
+    UserLogin,
+    UserRead,
+    VideoPage,
+    VideoSource,
+    VideoSourceRead,
+)
 from app.security import PasswordHasher, create_access_token, user_id_from_token
+from app.storage import THUMBNAIL, LocalStorage, video_key
+from app.worker import Worker
 
 BEARER = {"WWW-Authenticate": "Bearer"}
+RETRY_AFTER_SECONDS = 10
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -152,3 +176,270 @@ def token(
 )
 async def me(user: CurrentUser) -> User:
     return user
+
+
+# ---- Phase 2: videos and jobs (../shared/contract-videos.md, docs/phase-2-videos.md)
+
+
+async def get_storage(request: Request) -> LocalStorage:
+    return request.app.state.storage
+
+
+async def get_worker(request: Request) -> Worker:
+    return request.app.state.worker
+
+
+StorageDep = Annotated[LocalStorage, Depends(get_storage)]
+WorkerDep = Annotated[Worker, Depends(get_worker)]
+
+VIDEO_NOT_FOUND = {404: _error("No such video (or not yours)")}
+JOB_NOT_FOUND = {404: _error("No such job (or not yours)")}
+
+
+async def get_owned_video(video_id: int, user: CurrentUser, session: SessionDep) -> VideoSource:
+    video = await db.call_database(
+        session.get_bind(), lambda: crud.get_video(session, user_id=user.id, video_id=video_id)
+    )
+    if video is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Video not found")
+    return video
+
+
+async def get_owned_job(job_id: int, user: CurrentUser, session: SessionDep) -> ProcessingJob:
+    job = await db.call_database(
+        session.get_bind(), lambda: crud.get_job(session, user_id=user.id, job_id=job_id)
+    )
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Job not found")
+    return job
+
+
+OwnedVideo = Annotated[VideoSource, Depends(get_owned_video)]
+OwnedJob = Annotated[ProcessingJob, Depends(get_owned_job)]
+
+
+def _cursor_id(cursor: str | None) -> int | None:
+    return None if cursor is None else crud.decode_cursor(cursor)
+
+
+PageLimit = Annotated[int, Query(ge=1, le=100, description="Items per page")]
+PageCursor = Annotated[
+    str | None,
+    Query(max_length=64, description="`next_cursor` of the previous page"),
+    AfterValidator(_cursor_id),
+]
+
+# The upload route reads the multipart body itself (app/upload.py); this documents it.
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "title": "VideoUpload",
+                    "description": "The video file as the `file` field of a multipart form",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The video (MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV)",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/videos/upload",
+    tags=["videos"],
+    summary="Upload a video file",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VideoSourceRead,
+    openapi_extra=UPLOAD_BODY,
+    responses={
+        **BAD_TOKEN,
+        413: _error("File larger than MAX_UPLOAD_BYTES"),
+        415: _error("Not a known video container"),
+        422: {
+            "description": "No `file` field, or not a multipart body",
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+            },
+        },
+        429: _error("Too many videos processing at once (see Retry-After)"),
+    },
+)
+async def upload_video(
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    worker: WorkerDep,
+) -> VideoSource:
+    engine = session.get_bind()
+    active = await db.call_database(engine, crud.count_active_ingests, session, user.id)
+    if active >= settings.max_active_ingests:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"{active} videos are still processing; try again when one is done",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    received = await upload.receive_video(request, storage, max_bytes=settings.max_upload_bytes)
+    try:
+        video, job = await db.call_database(
+            engine,
+            lambda: crud.create_uploaded_video(
+                session,
+                user_id=user.id,
+                filename=received.filename,
+                pending=received.pending,
+                content_type=received.content_type,
+                storage=storage,
+            ),
+        )
+    finally:
+        received.pending.abort()  # a no-op once the file moved into place
+    await run_in_threadpool(worker.queue.enqueue, job.id)
+    response.headers["Location"] = f"/videos/{video.id}"
+    return video
+
+
+@router.get(
+    "/videos",
+    tags=["videos"],
+    summary="List your videos, newest first",
+    response_model=VideoPage,
+    responses=BAD_TOKEN,
+)
+async def list_videos(
+    user: CurrentUser, session: SessionDep, limit: PageLimit = 20, cursor: PageCursor = None
+) -> VideoPage:
+    videos, next_cursor = await db.call_database(
+        session.get_bind(),
+        lambda: crud.list_videos(session, user_id=user.id, limit=limit, before_id=cursor),
+    )
+    return VideoPage(data=videos, next_cursor=next_cursor)
+
+
+@router.get(
+    "/videos/{video_id}",
+    tags=["videos"],
+    summary="One of your videos",
+    response_model=VideoSourceRead,
+    responses={**BAD_TOKEN, **VIDEO_NOT_FOUND},
+)
+async def get_video(video: OwnedVideo) -> VideoSource:
+    return video
+
+
+@router.delete(
+    "/videos/{video_id}",
+    tags=["videos"],
+    summary="Delete a video, its files and its jobs",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**BAD_TOKEN, **VIDEO_NOT_FOUND},
+)
+async def delete_video(video: OwnedVideo, session: SessionDep, storage: StorageDep) -> None:
+    await run_in_threadpool(crud.delete_video, session, video, storage)
+
+
+@router.get(
+    "/videos/{video_id}/thumbnail",
+    tags=["videos"],
+    summary="The video's JPEG thumbnail",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"image/jpeg": {}}, "description": "The thumbnail"},
+        **BAD_TOKEN,
+        404: _error("No such video, or no thumbnail yet"),
+    },
+)
+async def get_video_thumbnail(video: OwnedVideo, storage: StorageDep) -> FileResponse:
+    key = video_key(video.id, THUMBNAIL)
+    if not video.has_thumbnail or not storage.exists(key):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Thumbnail not found")
+    return FileResponse(storage.local_path(key), media_type="image/jpeg")
+
+
+@router.get(
+    "/videos/{video_id}/jobs",
+    tags=["jobs"],
+    summary="The jobs of a video, newest first",
+    response_model=JobPage,
+    responses={**BAD_TOKEN, **VIDEO_NOT_FOUND},
+)
+async def list_video_jobs(
+    video: OwnedVideo, session: SessionDep, limit: PageLimit = 20, cursor: PageCursor = None
+) -> JobPage:
+    found, next_cursor = await db.call_database(
+        session.get_bind(),
+        lambda: crud.list_jobs(session, video=video, limit=limit, before_id=cursor),
+    )
+    return JobPage(data=found, next_cursor=next_cursor)
+
+
+@router.get(
+    "/jobs/{job_id}",
+    tags=["jobs"],
+    summary="One of your jobs",
+    response_model=ProcessingJobRead,
+    responses={**BAD_TOKEN, **JOB_NOT_FOUND},
+)
+async def get_job(job: OwnedJob) -> ProcessingJob:
+    return job
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    tags=["jobs"],
+    summary="Cancel a queued or running job",
+    response_model=ProcessingJobRead,
+    responses={**BAD_TOKEN, **JOB_NOT_FOUND, 409: _error("Job already finished")},
+)
+async def cancel_job(job: OwnedJob, session: SessionDep) -> ProcessingJob:
+    if not await db.call_database(session.get_bind(), crud.cancel_job, session, job):
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="Job already finished")
+    return job
+
+
+EVENTS_PER_SECOND = 4
+
+
+@router.get(
+    "/jobs/{job_id}/events",
+    tags=["jobs"],
+    summary="Follow a job: server-sent events until it finishes",
+    response_class=EventSourceResponse,
+    responses={**BAD_TOKEN, **JOB_NOT_FOUND},
+)
+async def stream_job_events(
+    job: OwnedJob,
+    request: Request,
+    last_event_id: Annotated[int | None, Header(ge=0, description="Resume after this id")] = None,
+) -> AsyncIterable[ServerSentEvent]:
+    """The job now (unless `Last-Event-ID` has seen it), then each change, read from the
+    database so it works whichever process runs the job; ends after a final status."""
+    engine = request.app.state.engine
+    sent = last_event_id or 0
+    current: ProcessingJob | None = job
+    while current is not None:
+        if current.version > sent:
+            sent = current.version
+            data = ProcessingJobRead.model_validate(current).model_dump(mode="json")
+            yield ServerSentEvent(event="job", id=str(sent), data=data)
+        if current.status in JOB_FINISHED:
+            return
+        await anyio.sleep(1 / EVENTS_PER_SECOND)
+        current = await db.call_database(engine, _read_job, engine, job.id)
+
+
+def _read_job(engine: Engine, job_id: int) -> ProcessingJob | None:
+    with Session(engine) as session:
+        return crud.read_job(session, job_id)

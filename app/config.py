@@ -40,6 +40,28 @@ class Settings(BaseSettings):
     default_credits: int = Field(default=0, ge=0)
     cors_origins: Annotated[list[str], NoDecode] = []
 
+    # Phase 2: videos and processing jobs (docs/phase-2-videos.md).
+    media_root: Path = Path("media")
+    max_upload_bytes: int = Field(default=2 * 1024**3, gt=0)
+    max_video_seconds: float = Field(default=14400, gt=0)
+    max_video_side: int = Field(default=8192, gt=0)
+    max_active_ingests: int = Field(default=5, ge=1)
+    job_max_attempts: int = Field(default=3, ge=1)
+    job_lease_seconds: float = Field(default=60, gt=0)
+    # How often a worker looks for expired leases and lost queue messages.
+    job_reap_interval_seconds: float = Field(default=5, gt=0)
+    link_allow_private: bool = False
+    # The queue that carries job ids to workers: sqlite:///<file> (embedded, no server),
+    # memory:// (one process only) or redis://host:port/db.
+    queue_url: str = "sqlite:///./queue.db"
+    # Run a worker inside each API process (make run); off where separate workers run.
+    embedded_worker: bool = True
+    worker_concurrency: int = Field(default=2, ge=1, le=64)
+    # The sandbox of the child process that opens media with FFmpeg.
+    media_memory_limit_mb: int = Field(default=1024, ge=64)
+    media_cpu_seconds: int = Field(default=60, ge=1)
+    media_timeout_seconds: float = Field(default=120, gt=0)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_comma_separated(cls, value: object) -> object:

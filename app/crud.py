@@ -1,11 +1,25 @@
 """Data access: plain functions that take a Session and plain values and return models."""
 
-from sqlalchemy import bindparam
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+import base64
+from collections.abc import Callable
+from typing import Any
 
-from app.models import AIUsageLog, AIUsageLogCreate, User, UserCreate, normalize_email
+from sqlalchemy import bindparam, func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app import jobs
+from app.models import (
+    AIUsageLog,
+    AIUsageLogCreate,
+    ProcessingJob,
+    User,
+    UserCreate,
+    VideoSource,
+    normalize_email,
+)
 from app.security import PasswordHasher
+from app.storage import SOURCE, LocalStorage, PendingObject, video_key
 
 
 def create_user(
@@ -70,3 +84,143 @@ def record_ai_usage(session: Session, *, user_id: int, usage: AIUsageLogCreate) 
     session.add(log)
     session.commit()
     return log
+
+
+# ---- Phase 2: videos and jobs. Every query is scoped to its user: another user's id is
+# answered exactly like one that does not exist.
+
+
+def count_active_ingests(session: Session, user_id: int) -> int:
+    query = select(func.count()).where(
+        VideoSource.user_id == user_id, VideoSource.status == "processing"
+    )
+    return session.exec(query).one()
+
+
+def create_uploaded_video(
+    session: Session,
+    *,
+    user_id: int,
+    filename: str | None,
+    pending: PendingObject,
+    content_type: str,
+    storage: LocalStorage,
+) -> tuple[VideoSource, ProcessingJob]:
+    """The video row, its ingest job, and the file moved under the video's id, all or nothing."""
+    video = VideoSource(
+        user_id=user_id,
+        origin="upload",
+        filename=filename,
+        size_bytes=pending.size,
+        sha256=pending.sha256,
+        content_type=content_type,
+    )
+    return _create_with_ingest(session, video, lambda: storage.commit(pending, source_key(video)))
+
+
+def create_linked_video(
+    session: Session, *, user_id: int, source_url: str
+) -> tuple[VideoSource, ProcessingJob]:
+    video = VideoSource(user_id=user_id, origin="link", source_url=source_url)
+    return _create_with_ingest(session, video, lambda: None)
+
+
+def _create_with_ingest(
+    session: Session, video: VideoSource, store: Callable[[], None]
+) -> tuple[VideoSource, ProcessingJob]:
+    session.add(video)
+    session.flush()  # the id names the file
+    job = ProcessingJob(video_id=video.id, user_id=video.user_id, kind="ingest")
+    session.add(job)
+    session.flush()
+    try:
+        store()
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return video, job
+
+
+def source_key(video: VideoSource) -> str:
+    return video_key(video.id, SOURCE)
+
+
+def get_video(session: Session, *, user_id: int, video_id: int) -> VideoSource | None:
+    if not 0 < video_id <= MAX_ID:
+        return None
+    video = session.get(VideoSource, video_id)
+    return video if video is not None and video.user_id == user_id else None
+
+
+def list_videos(
+    session: Session, *, user_id: int, limit: int, before_id: int | None
+) -> tuple[list[VideoSource], str | None]:
+    query = select(VideoSource).where(VideoSource.user_id == user_id)
+    if before_id is not None:
+        query = query.where(VideoSource.id < before_id)
+    return _page(session, query.order_by(col(VideoSource.id).desc()), limit)
+
+
+def delete_video(session: Session, video: VideoSource, storage: LocalStorage) -> None:
+    """The row goes (its jobs with it: a running one stops at its next checkpoint), then the
+    files; a worker that finishes after this finds no row and removes what it wrote."""
+    session.delete(video)
+    session.commit()
+    storage.delete_video(video.id)
+
+
+def get_job(session: Session, *, user_id: int, job_id: int) -> ProcessingJob | None:
+    if not 0 < job_id <= MAX_ID:
+        return None
+    job = session.get(ProcessingJob, job_id)
+    return job if job is not None and job.user_id == user_id else None
+
+
+def read_job(session: Session, job_id: int) -> ProcessingJob | None:
+    """A job as it is now, whoever's it is (for a stream that already checked the owner)."""
+    return session.get(ProcessingJob, job_id)
+
+
+def list_jobs(
+    session: Session, *, video: VideoSource, limit: int, before_id: int | None
+) -> tuple[list[ProcessingJob], str | None]:
+    query = select(ProcessingJob).where(ProcessingJob.video_id == video.id)
+    if before_id is not None:
+        query = query.where(ProcessingJob.id < before_id)
+    return _page(session, query.order_by(col(ProcessingJob.id).desc()), limit)
+
+
+def cancel_job(session: Session, job: ProcessingJob) -> bool:
+    """Cancel a queued or running job; False when it had already finished.
+
+    One conditional UPDATE, so a worker finishing at the same moment and this cancel cannot
+    both win: the worker's finish is conditional on the job still being its running job.
+    """
+    canceled = jobs.cancel(session, job)
+    session.commit()
+    session.refresh(job)
+    return canceled
+
+
+def _page(session: Session, query: Any, limit: int) -> tuple[list[Any], str | None]:
+    rows = list(session.exec(query.limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1].id) if more else None)
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The id a cursor continues after; ValueError for anything encode_cursor did not make."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("invalid cursor") from None
+    prefix, _, number = text.partition(":")
+    if prefix != "id" or not number.isdigit() or not 0 < int(number) <= MAX_ID + 1:
+        raise ValueError("invalid cursor")
+    return int(number)

@@ -19,6 +19,8 @@ from app.api import router
 from app.config import Settings
 from app.limits import BodySizeLimit
 from app.security import PasswordHasher
+from app.storage import LocalStorage
+from app.worker import Worker
 
 logger = logging.getLogger("app")
 
@@ -63,13 +65,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_startup:
             db.migrate(engine)
-        yield
-        engine.dispose()
+        # Built here, not at import: the queue creates its file, and importing app.main
+        # touches nothing on disk.
+        storage = LocalStorage(settings.media_root)
+        app.state.storage = storage
+        app.state.worker = worker = Worker(engine, settings, storage)
+        if settings.embedded_worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if settings.embedded_worker:
+                worker.stop()
+            engine.dispose()
 
     app = FastAPI(
         title="Video AI backend",
         version="0.1.0",
-        summary="Phase 1: accounts, JWT auth and credits.",
+        summary="Accounts, JWT auth and credits; videos by upload, probed and thumbnailed by jobs.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
@@ -80,13 +93,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, unexpected_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_middleware(BodySizeLimit)
+    app.add_middleware(BodySizeLimit, streamed=frozenset({"/videos/upload"}))
     if settings.cors_origins:  # outermost, so even a 413 carries CORS headers
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            expose_headers=["Location", "Retry-After"],
         )
     return app
 

@@ -10,7 +10,17 @@ from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, WithJsonSchema
-from sqlalchemy import CheckConstraint, DateTime, MetaData, TypeDecorator, true
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    TypeDecorator,
+    false,
+    true,
+)
 from sqlmodel import Field, SQLModel
 
 from app.security import BCRYPT_MAX_BYTES, password_fits_bcrypt
@@ -144,6 +154,165 @@ class AIUsageLogRead(AIUsageLogBase):
     id: int
     user_id: int
     created_at: datetime
+
+
+# Phase 2: videos and the work done on them (docs/phase-2-videos.md).
+
+VideoOrigin = Literal["upload", "link"]
+VideoStatus = Literal["processing", "ready", "failed"]
+JobStatus = Literal["queued", "running", "succeeded", "failed", "canceled"]
+JOB_FINISHED: tuple[JobStatus, ...] = ("succeeded", "failed", "canceled")
+
+
+class MediaErrorInfo(SQLModel):
+    """Why a video or a job failed: a code a program can switch on, a message for people."""
+
+    code: str = Field(description="Stable error code, e.g. `unsupported_media`, `canceled`")
+    message: str = Field(description="What went wrong, for people")
+
+
+class VideoSourceBase(SQLModel):
+    origin: VideoOrigin = Field(
+        sa_type=String(10), description="`upload` (sent as a file) or `link` (fetched from a URL)"
+    )
+    filename: str | None = Field(
+        default=None, max_length=255, description="The client's file name, for display only"
+    )
+    source_url: str | None = Field(
+        default=None, max_length=2048, description="The link the video was fetched from"
+    )
+    status: VideoStatus = Field(
+        default="processing", sa_type=String(12), description="`processing`, `ready` or `failed`"
+    )
+    size_bytes: int | None = Field(
+        default=None, sa_type=BigInteger, description="Size of the stored file in bytes"
+    )
+    sha256: str | None = Field(
+        default=None, max_length=64, description="SHA-256 of the stored bytes, lower-case hex"
+    )
+    content_type: str | None = Field(
+        default=None, max_length=50, description="Detected container type, e.g. `video/mp4`"
+    )
+    duration_seconds: float | None = Field(default=None, description="Duration, null if unknown")
+    width: int | None = Field(default=None, description="Frame width in pixels")
+    height: int | None = Field(default=None, description="Frame height in pixels")
+    fps: float | None = Field(default=None, description="Average frames per second")
+    video_codec: str | None = Field(
+        default=None, max_length=50, description="Codec of the video stream, e.g. `h264`"
+    )
+    audio_codec: str | None = Field(
+        default=None, max_length=50, description="Codec of the first audio stream, e.g. `aac`"
+    )
+    has_audio: bool | None = Field(default=None, description="Whether there is an audio stream")
+
+
+class VideoSource(VideoSourceBase, table=True):
+    __tablename__ = "video_sources"
+    # The list query: one user's videos, newest (highest id) first.
+    __table_args__ = (Index("ix_video_sources_user_id_id", "user_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
+    error_code: str | None = Field(default=None, max_length=50)
+    error_message: str | None = Field(default=None, max_length=500)
+    has_thumbnail: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+    @property
+    def error(self) -> MediaErrorInfo | None:
+        if self.error_code is None:
+            return None
+        return MediaErrorInfo(code=self.error_code, message=self.error_message or "")
+
+    @property
+    def thumbnail_url(self) -> str | None:
+        return f"/videos/{self.id}/thumbnail" if self.has_thumbnail else None
+
+
+class VideoSourceRead(VideoSourceBase):
+    """A video: where it came from, where it is in its lifecycle, and what the probe found."""
+
+    id: int = Field(description="The video's id")
+    error: MediaErrorInfo | None = Field(description="Why the video failed; null otherwise")
+    thumbnail_url: str | None = Field(description="Path of the JPEG thumbnail once there is one")
+    created_at: datetime = Field(description="When the video was created (UTC)")
+    updated_at: datetime = Field(description="When the video last changed (UTC)")
+
+
+class VideoPage(SQLModel):
+    """One page of videos, newest first."""
+
+    data: list[VideoSourceRead] = Field(description="The videos of this page")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+class ProcessingJobBase(SQLModel):
+    kind: str = Field(max_length=30, description="What the job does: `ingest` in Phase 2")
+    status: JobStatus = Field(
+        default="queued",
+        sa_type=String(12),
+        description="`queued`, `running`, `succeeded`, `failed` or `canceled`",
+    )
+    stage: str | None = Field(
+        default=None,
+        max_length=20,
+        description="Current step: `downloading`, `probing` or `thumbnail` for ingest",
+    )
+    progress: float = Field(default=0.0, description="0.0 to 1.0; never goes back")
+    attempts: int = Field(default=0, description="How many times a worker has started the job")
+
+
+class ProcessingJob(ProcessingJobBase, table=True):
+    __tablename__ = "processing_jobs"
+    __table_args__ = (
+        Index("ix_processing_jobs_video_id_id", "video_id", "id"),
+        # The reaper's scan: unfinished jobs by status.
+        Index("ix_processing_jobs_status_lease_expires_at", "status", "lease_expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    video_id: int = Field(foreign_key="video_sources.id", ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    error_code: str | None = Field(default=None, max_length=50)
+    error_message: str | None = Field(default=None, max_length=500)
+    # The lease: who runs the job and until when, unless it heartbeats.
+    lease_token: str | None = Field(default=None, max_length=32)
+    lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Bumped on every change of status, stage or progress: the event stream's ids.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    enqueued_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    @property
+    def error(self) -> MediaErrorInfo | None:
+        if self.error_code is None:
+            return None
+        return MediaErrorInfo(code=self.error_code, message=self.error_message or "")
+
+
+class ProcessingJobRead(ProcessingJobBase):
+    """A unit of work on a video, run by a worker."""
+
+    id: int = Field(description="The job's id")
+    video_id: int = Field(description="The video the job works on")
+    error: MediaErrorInfo | None = Field(description="Why the job failed; null otherwise")
+    created_at: datetime = Field(description="When the job was created (UTC)")
+    started_at: datetime | None = Field(description="When a worker first started it (UTC)")
+    finished_at: datetime | None = Field(description="When it reached a final status (UTC)")
+
+
+class JobPage(SQLModel):
+    """One page of jobs, newest first."""
+
+    data: list[ProcessingJobRead] = Field(description="The jobs of this page")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
 
 
 class HealthStatus(SQLModel):

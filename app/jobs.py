@@ -1,0 +1,235 @@
+"""The state machine of `processing_jobs`: the truth about every job lives here, not in the queue.
+
+    queued --claim--> running --succeed--> succeeded
+                      running --fail-----> failed
+                      running --retry----> queued    (an error worth another attempt)
+                      running --reap-----> queued    (lease expired: its worker died), or
+                                           failed    (internal_error) after JOB_MAX_ATTEMPTS
+    queued | running --cancel--> canceled
+
+Every transition is one conditional UPDATE: a claim takes only a queued job, and a running job
+changes only for the worker that holds its lease token. So a job finishes exactly once, however
+many queue messages, workers, reapers and cancels race for it. Callers commit.
+"""
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, update
+from sqlmodel import Session, col, select
+
+from app.models import ProcessingJob, VideoSource, utc_now
+
+# The kind whose failure is its video's failure: a video is `ready` only once ingested.
+INGEST = "ingest"
+UNFINISHED = ("queued", "running")
+
+
+def _set_job(session: Session, job_id: int, *conditions: Any, **values: Any) -> bool:
+    statement = (
+        update(ProcessingJob)
+        .where(col(ProcessingJob.id) == job_id, *conditions)
+        .values(version=ProcessingJob.version + 1, **values)
+    )
+    return session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+
+
+def _held_by(token: str) -> tuple[Any, Any]:
+    return col(ProcessingJob.status) == "running", col(ProcessingJob.lease_token) == token
+
+
+def _lease(seconds: float) -> datetime:
+    return utc_now() + timedelta(seconds=seconds)
+
+
+def claim(session: Session, job_id: int, lease_seconds: float) -> str | None:
+    """Take a queued job for this worker: its lease token, or None if it is not queued."""
+    token = secrets.token_hex(16)
+    claimed = _set_job(
+        session,
+        job_id,
+        col(ProcessingJob.status) == "queued",
+        status="running",
+        lease_token=token,
+        lease_expires_at=_lease(lease_seconds),
+        attempts=ProcessingJob.attempts + 1,
+        started_at=func.coalesce(ProcessingJob.started_at, utc_now()),
+    )
+    return token if claimed else None
+
+
+def heartbeat(session: Session, job_id: int, token: str, lease_seconds: float) -> bool:
+    """Extend the lease; False when the job is no longer this worker's (canceled, reaped)."""
+    statement = (
+        update(ProcessingJob)
+        .where(col(ProcessingJob.id) == job_id, *_held_by(token))
+        .values(lease_expires_at=_lease(lease_seconds))
+    )
+    return session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+
+
+def checkpoint(
+    session: Session, job_id: int, token: str, *, stage: str, progress: float, lease: float
+) -> bool:
+    """Record the stage and progress (which never goes back); False when no longer ours."""
+    return _set_job(
+        session,
+        job_id,
+        *_held_by(token),
+        stage=stage,
+        progress=case(
+            (col(ProcessingJob.progress) > progress, ProcessingJob.progress), else_=progress
+        ),
+        lease_expires_at=_lease(lease),
+    )
+
+
+def succeed(session: Session, job_id: int, token: str) -> bool:
+    return _set_job(
+        session,
+        job_id,
+        *_held_by(token),
+        status="succeeded",
+        progress=1.0,
+        finished_at=utc_now(),
+        lease_token=None,
+        lease_expires_at=None,
+    )
+
+
+def fail(session: Session, job: ProcessingJob, token: str, code: str, message: str) -> bool:
+    """Fail the running job this worker holds, and its video if it is the video's ingest."""
+    return _finish_failed(session, job, _held_by(token), code, message)
+
+
+def _finish_failed(
+    session: Session, job: ProcessingJob, conditions: tuple[Any, ...], code: str, message: str
+) -> bool:
+    failed = _set_job(
+        session,
+        job.id,
+        *conditions,
+        status="failed",
+        error_code=code,
+        error_message=message[:500],
+        finished_at=utc_now(),
+        lease_token=None,
+        lease_expires_at=None,
+    )
+    if failed and job.kind == INGEST:
+        fail_video(session, job.video_id, code, message)
+    return failed
+
+
+def retry(session: Session, job_id: int, token: str) -> bool:
+    """Back to the queue for another attempt (the caller enqueues it after committing)."""
+    return _set_job(
+        session,
+        job_id,
+        *_held_by(token),
+        status="queued",
+        lease_token=None,
+        lease_expires_at=None,
+        enqueued_at=utc_now(),
+    )
+
+
+def cancel(session: Session, job: ProcessingJob) -> bool:
+    """Cancel a queued or running job; False if it had already finished. A running job's
+    worker sees it at its next checkpoint. A canceled ingest leaves its video failed."""
+    canceled = _set_job(
+        session,
+        job.id,
+        col(ProcessingJob.status).in_(UNFINISHED),
+        status="canceled",
+        error_code="canceled",
+        error_message="Canceled",
+        finished_at=utc_now(),
+        lease_token=None,
+        lease_expires_at=None,
+    )
+    if canceled and job.kind == INGEST:
+        fail_video(session, job.video_id, "canceled", "The ingest job was canceled")
+    return canceled
+
+
+def fail_video(session: Session, video_id: int, code: str, message: str) -> None:
+    session.exec(
+        update(VideoSource)  # type: ignore[call-overload]
+        .where(col(VideoSource.id) == video_id, col(VideoSource.status) == "processing")
+        .values(status="failed", error_code=code, error_message=message[:500], updated_at=utc_now())
+    )
+
+
+def update_video(session: Session, video_id: int, **values: Any) -> bool:
+    statement = (
+        update(VideoSource)
+        .where(col(VideoSource.id) == video_id)
+        .values(updated_at=utc_now(), **values)
+    )
+    return session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+
+
+def expired(session: Session) -> list[ProcessingJob]:
+    """Running jobs whose lease ran out: their worker died or hangs."""
+    query = select(ProcessingJob).where(
+        col(ProcessingJob.status) == "running", col(ProcessingJob.lease_expires_at) < utc_now()
+    )
+    return list(session.exec(query).all())
+
+
+def lost_in_queue(session: Session, older_than_seconds: float) -> list[int]:
+    """Queued jobs waiting longer than this: their queue message may be lost (a queue server
+    restarted without persistence). Enqueued again; a duplicate message is harmless, since
+    only one claim can succeed. Their enqueued_at moves on, so each is resent once a period."""
+    cutoff = utc_now() - timedelta(seconds=older_than_seconds)
+    query = select(ProcessingJob.id).where(
+        col(ProcessingJob.status) == "queued", col(ProcessingJob.enqueued_at) < cutoff
+    )
+    ids = list(session.exec(query).all())
+    if ids:
+        session.exec(
+            update(ProcessingJob)  # type: ignore[call-overload]
+            .where(col(ProcessingJob.id).in_(ids), col(ProcessingJob.status) == "queued")
+            .values(enqueued_at=utc_now())
+        )
+    return ids  # type: ignore[return-value]
+
+
+def release(session: Session, job_id: int, token: str) -> bool:
+    """Give a running job back untouched because its worker is stopping: not an attempt."""
+    return _set_job(
+        session,
+        job_id,
+        *_held_by(token),
+        status="queued",
+        lease_token=None,
+        lease_expires_at=None,
+        attempts=ProcessingJob.attempts - 1,
+        enqueued_at=utc_now(),
+    )
+
+
+def reap(session: Session, job: ProcessingJob, max_attempts: int) -> bool:
+    """A job whose lease expired goes back to the queue, or fails after its last attempt.
+
+    Conditional on the same lease token and the lease still expired, so a heartbeat that
+    arrives meanwhile keeps the job where it is.
+    """
+    expired_lease = (
+        *_held_by(job.lease_token or ""),
+        col(ProcessingJob.lease_expires_at) < utc_now(),
+    )
+    if job.attempts < max_attempts:
+        return _set_job(
+            session,
+            job.id,
+            *expired_lease,
+            status="queued",
+            lease_token=None,
+            lease_expires_at=None,
+            enqueued_at=utc_now(),
+        )
+    message = f"The worker stopped responding, {job.attempts} times"
+    return _finish_failed(session, job, expired_lease, "internal_error", message)

@@ -1,0 +1,187 @@
+"""What a video file is: its container from the first bytes, its metadata and a thumbnail.
+
+FFmpeg (inside PyAV's wheel) opens the file in a child process with a memory limit, a CPU limit
+and a wall-clock timeout, because a corrupt file can crash or exhaust it. The child reads only
+local files (`protocol_whitelist=file`) through the demuxers of the containers we accept
+(`format_whitelist`), so a playlist or concat file dressed as a video can never make it read
+another file or a URL. Declared duration and dimensions are checked before anything is decoded.
+"""
+
+import json
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Not app.db.ROOT: the child imports this module alone, and should start fast.
+ROOT = Path(__file__).resolve().parent.parent
+SNIFF_BYTES = 512
+# FFmpeg demuxer names of the containers the upload check lets in.
+DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,flv"
+_ISO_BMFF_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}
+_TS_PACKET = 188
+THUMBNAIL_SIZE = (640, 640)
+
+
+class MediaError(Exception):
+    """A video that cannot be used; `code` is one of the contract's error codes."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def sniff(head: bytes) -> str | None:
+    """The content type of a known video container from a file's first bytes, else None."""
+    if len(head) >= 12 and head[4:8] in _ISO_BMFF_BOXES:
+        return "video/quicktime" if head[4:12] == b"ftypqt  " else "video/mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML
+        return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
+    if head.startswith(b"RIFF") and head[8:12] == b"AVI ":
+        return "video/x-msvideo"
+    if head.startswith(b"FLV\x01"):
+        return "video/x-flv"
+    if len(head) > 2 * _TS_PACKET and all(head[i] == 0x47 for i in (0, 188, 376)):
+        return "video/mp2t"
+    return None
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    memory_mb: int
+    cpu_seconds: int
+    timeout_seconds: float
+
+
+def probe(path: Path, sandbox: Sandbox, *, max_seconds: float, max_side: int) -> dict[str, Any]:
+    """The video's metadata (VideoSource field names); MediaError if it cannot be used."""
+    return _run_child(sandbox, "probe", str(path), str(max_seconds), str(max_side))
+
+
+def thumbnail(path: Path, output: Path, sandbox: Sandbox, *, at_seconds: float) -> None:
+    """Decode one keyframe near `at_seconds` and write it as a JPEG to `output`."""
+    _run_child(sandbox, "thumbnail", str(path), str(output), str(at_seconds))
+
+
+def _run_child(sandbox: Sandbox, *args: str) -> dict[str, Any]:
+    command = [sys.executable, "-m", "app.media", str(sandbox.memory_mb), str(sandbox.cpu_seconds)]
+    try:
+        finished = subprocess.run(
+            [*command, *args],
+            cwd=ROOT,
+            capture_output=True,
+            timeout=sandbox.timeout_seconds,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:  # run() has killed the child
+        raise MediaError("unreadable_media", "Reading the file took too long") from None
+    lines = finished.stdout.decode(errors="replace").strip().splitlines()
+    answer = json.loads(lines[-1]) if finished.returncode == 0 and lines else None
+    if answer is None:  # killed by a limit or crashed inside FFmpeg
+        raise MediaError("unreadable_media", "The file could not be read")
+    if "error" in answer:
+        raise MediaError(answer["error"]["code"], answer["error"]["message"])
+    return answer["ok"]
+
+
+# ---- what runs in the child process --------------------------------------------------------
+
+
+def _limit(memory_mb: int, cpu_seconds: int) -> None:
+    memory = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _open(path: str) -> Any:
+    import av
+
+    options = {"protocol_whitelist": "file", "format_whitelist": DEMUXERS}
+    try:
+        return av.open(path, options=options, timeout=None)
+    except av.error.ArgumentError:  # no whitelisted demuxer recognised it: a playlist, a text
+        raise MediaError("unsupported_media", "Not a supported video container") from None
+    except (av.error.FFmpegError, OSError):
+        raise MediaError("unreadable_media", "The file is truncated or corrupt") from None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if value is not None and value > 0 else None
+
+
+def _probe(path: str, max_seconds: str, max_side: str) -> dict[str, Any]:
+    with _open(path) as container:
+        if not container.streams.video:
+            raise MediaError("no_video_stream", "The file has no video stream")
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        duration = container.duration / 1_000_000 if container.duration else None
+        if duration is None and video.duration and video.time_base:
+            duration = float(video.duration * video.time_base)
+        if duration is not None and duration > float(max_seconds):
+            raise MediaError("duration_exceeded", f"Longer than {float(max_seconds):g} seconds")
+        width, height = video.codec_context.width or None, video.codec_context.height or None
+        if max(width or 0, height or 0) > int(max_side):
+            raise MediaError("dimensions_exceeded", f"A side is over {max_side} pixels")
+        return {
+            "duration_seconds": duration,
+            "width": width,
+            "height": height,
+            "fps": _number(video.average_rate or video.guessed_rate),
+            "video_codec": video.codec_context.name,
+            "audio_codec": audio.codec_context.name if audio else None,
+            "has_audio": audio is not None,
+        }
+
+
+def _first_keyframe(container: Any, stream: Any) -> Any:
+    for frame in container.decode(stream):
+        return frame
+    return None
+
+
+def _thumbnail(path: str, output: str, at_seconds: str) -> dict[str, Any]:
+    import av
+
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.skip_frame = "NONKEY"  # decode keyframes only
+        frame = None
+        try:
+            if float(at_seconds) > 0 and stream.time_base:
+                container.seek(int(float(at_seconds) / stream.time_base), stream=stream)
+                frame = _first_keyframe(container, stream)
+            if frame is None:
+                container.seek(0, stream=stream)
+                frame = _first_keyframe(container, stream)
+        except av.error.FFmpegError:
+            frame = None
+        if frame is None:
+            raise MediaError("unreadable_media", "No frame of the video could be decoded")
+        image = frame.to_image()
+        image.thumbnail(THUMBNAIL_SIZE)
+        image.save(output, "JPEG", quality=85)
+    return {}
+
+
+def _child(argv: list[str]) -> None:
+    memory_mb, cpu_seconds, action, *args = argv
+    _limit(int(memory_mb), int(cpu_seconds))
+    try:
+        result = {"probe": _probe, "thumbnail": _thumbnail}[action](*args)
+        answer: dict[str, Any] = {"ok": result}
+    except MediaError as error:
+        answer = {"error": {"code": error.code, "message": error.message}}
+    except MemoryError:
+        answer = {
+            "error": {"code": "unreadable_media", "message": "The file needs too much memory"}
+        }
+    print(json.dumps(answer), flush=True)
+
+
+if __name__ == "__main__":
+    _child(sys.argv[1:])

@@ -1,0 +1,236 @@
+"""Runs jobs: claims one, heartbeats while its kind's function works, records how it ended.
+
+Inside the API process (the embedded worker, started by app.main) or on its own:
+`python -m app.worker` (`make worker`). A reaper on every worker gives back the jobs of workers
+that died (lease expired) and resends queue messages that were lost.
+"""
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app import jobs, media
+from app.config import Settings
+from app.models import ProcessingJob, VideoSource
+from app.queue import JobQueue
+from app.storage import LocalStorage
+
+logger = logging.getLogger("app.worker")
+
+
+class JobStopped(Exception):
+    """The job is no longer this worker's: canceled, deleted, reaped, or the worker stops."""
+
+
+class JobContext:
+    """What a job kind's function gets: its job and video, and the ways to report progress."""
+
+    def __init__(self, worker: "Worker", job: ProcessingJob, video: VideoSource, token: str):
+        self.job = job
+        self.video = video
+        self.settings = worker.settings
+        self.storage = worker.storage
+        self.sandbox = worker.sandbox
+        self.stored: list[str] = []  # objects this run wrote: removed unless it succeeds
+        self.lost = threading.Event()  # set by the heartbeat when the lease is gone
+        self._worker = worker
+        self._token = token
+
+    def checkpoint(self, stage: str, progress: float) -> None:
+        """Record the stage and progress; raise JobStopped if the job should stop here."""
+        with Session(self._worker.engine) as session:
+            ours = jobs.checkpoint(
+                session,
+                self.job.id,
+                self._token,
+                stage=stage,
+                progress=progress,
+                lease=self.settings.job_lease_seconds,
+            )
+            session.commit()
+        if not ours or self.lost.is_set() or self._worker.stopping.is_set():
+            raise JobStopped
+
+    def store(self, path: Path, key: str) -> None:
+        self.storage.put_file(path, key)
+        self.stored.append(key)
+
+
+JobFunction = Callable[[JobContext], dict[str, Any]]
+
+
+def job_kinds() -> dict[str, JobFunction]:
+    """Every kind of job: a function that does the work and returns the video's new fields."""
+    from app.ingest import ingest
+
+    return {"ingest": ingest}
+
+
+class Worker:
+    def __init__(self, engine: Engine, settings: Settings, storage: LocalStorage) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.storage = storage
+        self.sandbox = media.Sandbox(
+            settings.media_memory_limit_mb,
+            settings.media_cpu_seconds,
+            settings.media_timeout_seconds,
+        )
+        self.kinds = job_kinds()
+        self.queue = JobQueue(settings.queue_url, self.run_job)
+        self.stopping = threading.Event()
+        self._reaper: threading.Thread | None = None
+
+    # ---- one job ---------------------------------------------------------------------------
+
+    def run_job(self, job_id: int) -> None:
+        """The queue's task: run the job if it is still queued, else do nothing."""
+        lease = self.settings.job_lease_seconds
+        with Session(self.engine, expire_on_commit=False) as session:
+            token = jobs.claim(session, job_id, lease)
+            session.commit()
+            if token is None:
+                return  # finished, canceled, deleted, or another worker has it
+            job = session.get(ProcessingJob, job_id)
+            video = session.get(VideoSource, job.video_id) if job else None
+        if job is None or video is None:
+            return
+        context = JobContext(self, job, video, token)
+        heartbeat = threading.Thread(target=self._heartbeat, args=(context, token), daemon=True)
+        heartbeat.start()
+        succeeded = False
+        try:
+            succeeded = self._run(context, token)
+        finally:
+            context.lost.set()  # ends the heartbeat
+            heartbeat.join()
+            if not succeeded:
+                self._clean_up(context)
+
+    def _run(self, context: JobContext, token: str) -> bool:
+        job = context.job
+        try:
+            changes = self.kinds[job.kind](context)
+        except JobStopped:
+            if self.stopping.is_set():  # shutting down: give the job back for the next start
+                self._transition(lambda s: jobs.release(s, job.id, token), enqueue=job.id)
+            return False
+        except media.MediaError as error:
+            code, message = error.code, error.message
+            self._transition(lambda s: jobs.fail(s, job, token, code, message))
+            return False
+        except Exception:
+            logger.exception("Job %s (%s) failed unexpectedly", job.id, job.kind)
+            if job.attempts < self.settings.job_max_attempts:
+                self._transition(lambda s: jobs.retry(s, job.id, token), enqueue=job.id)
+            else:
+                message = f"Failed after {job.attempts} attempts"
+                self._transition(lambda s: jobs.fail(s, job, token, "internal_error", message))
+            return False
+        with Session(self.engine) as session:
+            # The video changes only if this worker still holds the job: one transaction.
+            if not jobs.succeed(session, job.id, token):
+                return False
+            if job.kind == jobs.INGEST:
+                jobs.update_video(session, job.video_id, **changes)
+            session.commit()
+        return True
+
+    def _transition(self, change: Callable[[Session], bool], enqueue: int | None = None) -> None:
+        with Session(self.engine) as session:
+            changed = change(session)
+            session.commit()
+        if changed and enqueue is not None:
+            self.queue.enqueue(enqueue)
+
+    def _heartbeat(self, context: JobContext, token: str) -> None:
+        lease = self.settings.job_lease_seconds
+        while not context.lost.wait(lease / 3):
+            try:
+                with Session(self.engine) as session:
+                    ours = jobs.heartbeat(session, context.job.id, token, lease)
+                    session.commit()
+            except Exception:  # the database is away for a moment: try again next beat
+                logger.warning("Heartbeat of job %s failed", context.job.id, exc_info=True)
+                continue
+            if not ours:
+                context.lost.set()
+
+    def _clean_up(self, context: JobContext) -> None:
+        """After a run that did not succeed: no object it wrote stays, and nothing at all of a
+        video deleted meanwhile."""
+        for key in context.stored:
+            self.storage.delete(key)
+        with Session(self.engine) as session:
+            gone = session.get(VideoSource, context.video.id) is None
+        if gone:
+            self.storage.delete_video(context.video.id)
+
+    # ---- the reaper ------------------------------------------------------------------------
+
+    def reap(self) -> None:
+        """Give back jobs whose lease expired and resend queue messages that went missing."""
+        with Session(self.engine) as session:
+            requeued = []
+            for job in jobs.expired(session):
+                if jobs.reap(session, job, self.settings.job_max_attempts):
+                    logger.warning("Job %s lost its worker (attempt %s)", job.id, job.attempts)
+                    if job.attempts < self.settings.job_max_attempts:
+                        requeued.append(job.id)
+            lost = jobs.lost_in_queue(session, older_than_seconds=self.settings.job_lease_seconds)
+            session.commit()
+        for job_id in requeued + lost:
+            self.queue.enqueue(job_id)
+
+    def _reap_forever(self) -> None:
+        while not self.stopping.wait(self.settings.job_reap_interval_seconds):
+            try:
+                self.reap()
+            except Exception:
+                logger.exception("The reaper failed; it tries again")
+
+    # ---- running ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """The embedded worker: worker threads and the reaper inside this process."""
+        self.stopping.clear()
+        self.queue.start(self.settings.worker_concurrency)
+        self._reaper = threading.Thread(target=self._reap_forever, name="reaper", daemon=True)
+        self._reaper.start()
+
+    def stop(self) -> None:
+        """Running jobs stop at their next checkpoint and go back to the queue."""
+        self.stopping.set()
+        self.queue.stop()
+        if self._reaper is not None:
+            self._reaper.join()
+
+    def run_forever(self) -> None:
+        self._reaper = threading.Thread(target=self._reap_forever, name="reaper", daemon=True)
+        self._reaper.start()
+        try:
+            self.queue.run_forever(self.settings.worker_concurrency)
+        finally:
+            self.stopping.set()
+
+
+def main() -> None:
+    from app import db
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings()
+    engine = db.make_engine(settings)
+    if settings.migrate_on_startup:
+        db.migrate(engine)
+    worker = Worker(engine, settings, LocalStorage(settings.media_root))
+    logger.info("Worker: %s threads on %s", settings.worker_concurrency, settings.queue_url)
+    worker.run_forever()
+
+
+if __name__ == "__main__":
+    main()
