@@ -192,6 +192,7 @@ async def get_worker(request: Request) -> Worker:
 StorageDep = Annotated[LocalStorage, Depends(get_storage)]
 WorkerDep = Annotated[Worker, Depends(get_worker)]
 
+ERROR_DETAIL_SCHEMA = {"$ref": "#/components/schemas/ErrorDetail"}
 VIDEO_NOT_FOUND = {404: _error("No such video (or not yours)")}
 JOB_NOT_FOUND = {404: _error("No such job (or not yours)")}
 
@@ -417,7 +418,11 @@ EVENTS_PER_SECOND = 4
     tags=["jobs"],
     summary="Follow a job: server-sent events until it finishes",
     response_class=EventSourceResponse,
-    responses={**BAD_TOKEN, **JOB_NOT_FOUND},
+    # As JSON, not as the stream's media type: these answers come before any stream.
+    responses={
+        code: {**answer, "content": {"application/json": {"schema": ERROR_DETAIL_SCHEMA}}}
+        for code, answer in {**BAD_TOKEN, **JOB_NOT_FOUND}.items()
+    },
 )
 async def stream_job_events(
     job: OwnedJob,

@@ -6,6 +6,7 @@ With TEST_DATABASE_URL set (make test-postgres), on PostgreSQL instead: a new sc
 import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ from tests.postgres import TEST_DATABASE_URL, fresh_schema  # noqa: E402
 
 
 @pytest.fixture
-def make_client() -> Iterator[Callable[..., TestClient]]:
+def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     """Build a started app with these setting overrides; stopped at the end of the test."""
     clients: list[TestClient] = []
     schemas = ExitStack()
@@ -34,7 +35,15 @@ def make_client() -> Iterator[Callable[..., TestClient]]:
     def make(**overrides: Any) -> TestClient:
         if TEST_DATABASE_URL and "database_url" not in overrides:
             overrides["database_url"] = schemas.enter_context(fresh_schema())
-        defaults = {"database_url": "sqlite://", "bcrypt_rounds": 4}
+        # No worker on the shared in-memory connection: the video tests use a database file
+        # (tests/videos.py), where worker threads get connections of their own.
+        defaults = {
+            "database_url": "sqlite://",
+            "bcrypt_rounds": 4,
+            "embedded_worker": False,
+            "queue_url": "memory://",
+            "media_root": tmp_path / "media",
+        }
         settings = Settings(_env_file=None, **{**defaults, **overrides})
         client = TestClient(create_app(settings), raise_server_exceptions=False)
         client.__enter__()
@@ -64,3 +73,28 @@ def token(client: TestClient) -> str:
     """A registered user's valid access token."""
     assert register(client).status_code == 201
     return login(client).json()["access_token"]
+
+
+@pytest.fixture
+def make_video_client(
+    make_client: Callable[..., TestClient], tmp_path: Path
+) -> Callable[..., TestClient]:
+    """An app whose embedded worker runs jobs: a SQLite file (each worker thread gets its own
+    connection) or, under make test-postgres, a PostgreSQL schema; the queue in a file."""
+
+    def make(**overrides: Any) -> TestClient:
+        defaults: dict[str, Any] = {
+            "embedded_worker": True,
+            "queue_url": f"sqlite:///{tmp_path / 'queue.db'}",
+            "job_reap_interval_seconds": 0.2,
+        }
+        if not TEST_DATABASE_URL:
+            defaults["database_url"] = f"sqlite:///{tmp_path / 'app.db'}"
+        return make_client(**{**defaults, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def video_client(make_video_client: Callable[..., TestClient]) -> TestClient:
+    return make_video_client()

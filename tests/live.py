@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -123,3 +123,29 @@ def table_names(database_url: str) -> set[str]:
         return set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+
+
+@contextmanager
+def worker_process(
+    database_url: str, env: dict[str, str], *, code: str | None = None, log: Path | None = None
+) -> Iterator[subprocess.Popen]:
+    """A standalone worker (`python -m app.worker`), or `code` run in its place; killed at the
+    end by its process group (its FFmpeg children with it)."""
+    command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "app.worker"]
+    output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed in finally
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": database_url, **env},
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        if log:
+            output.close()

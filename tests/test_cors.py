@@ -56,7 +56,7 @@ def test_a_preflight_from_any_other_origin_gets_no_allow_origin(cors_client, ori
 
 @pytest.mark.parametrize(
     ("method", "headers"),
-    [("DELETE", "content-type"), ("PUT", "content-type"), ("POST", "x-forwarded-for")],
+    [("PATCH", "content-type"), ("PUT", "content-type"), ("POST", "x-forwarded-for")],
 )
 def test_a_preflight_for_an_unlisted_method_or_header_is_refused(cors_client, method, headers):
     response = preflight(cors_client, ALLOWED, method=method, headers=headers)

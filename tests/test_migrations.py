@@ -59,7 +59,7 @@ def test_downgrade_base_removes_every_table(database_url):
     assert table_names(database_url) == {"alembic_version"}
 
 
-def test_starting_the_app_creates_the_database_with_both_tables(tmp_path):
+def test_starting_the_app_creates_the_database_with_every_table(tmp_path):
     """What a newcomer sees: uvicorn's import of app.main migrates a fresh database file."""
     script = (
         "from fastapi.testclient import TestClient\n"
@@ -72,6 +72,7 @@ def test_starting_the_app_creates_the_database_with_both_tables(tmp_path):
     subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, check=True)
 
     database_url = f"sqlite:///{tmp_path / 'app.db'}"
-    assert table_names(database_url) == {"users", "ai_usage_logs", "alembic_version"}
+    assert table_names(database_url) == set(metadata.tables) | {"alembic_version"}
+    assert {"users", "ai_usage_logs", "video_sources", "processing_jobs"} <= set(metadata.tables)
     assert query(database_url, "SELECT version_num FROM alembic_version")[0][0]
     assert query(database_url, "PRAGMA journal_mode") == [("wal",)]

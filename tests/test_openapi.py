@@ -36,7 +36,13 @@ def test_operation_ids_are_short_and_unique(client: TestClient):
     ids = [op["operationId"] for path in document["paths"].values() for op in path.values()]
     # A list compared with a set's items: a duplicate id (two routes with one function name)
     # would merge two SDK functions, and fails here.
-    assert sorted(ids) == sorted({"health", "register", "login", "token", "me"})
+    assert sorted(ids) == sorted(
+        {
+            *("health", "register", "login", "token", "me"),
+            *("upload_video", "list_videos", "get_video", "delete_video", "get_video_thumbnail"),
+            *("list_video_jobs", "get_job", "cancel_job", "stream_job_events"),
+        }
+    )
 
 
 def test_every_operation_has_a_summary_and_a_tag(client: TestClient):
@@ -70,3 +76,33 @@ def test_errors_are_documented_with_their_body(client: TestClient):
             "$ref": "#/components/schemas/HTTPValidationError"
         }
     assert error_schema(ops["health"], "503") == {"$ref": "#/components/schemas/HealthStatus"}
+
+
+VIDEO_OPERATIONS = {
+    "upload_video": {"401", "403", "413", "415", "429"},
+    "list_videos": {"401", "403"},
+    "get_video": {"401", "403", "404"},
+    "delete_video": {"401", "403", "404"},
+    "get_video_thumbnail": {"401", "403", "404"},
+    "list_video_jobs": {"401", "403", "404"},
+    "get_job": {"401", "403", "404"},
+    "cancel_job": {"401", "403", "404", "409"},
+    "stream_job_events": {"401", "403", "404"},
+}
+
+
+def test_video_and_job_operations_need_the_bearer_and_document_their_errors(client: TestClient):
+    ops = operations(client.app.openapi())
+    for operation_id, codes in VIDEO_OPERATIONS.items():
+        assert ops[operation_id]["security"] == [{"OAuth2PasswordBearer": []}], operation_id
+        for code in codes:
+            assert error_schema(ops[operation_id], code) == ERROR_DETAIL, (operation_id, code)
+
+
+def test_the_upload_documents_its_multipart_file_field(client: TestClient):
+    upload = operations(client.app.openapi())["upload_video"]
+    schema = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert schema["required"] == ["file"]
+    assert schema["properties"]["file"]["format"] == "binary"
+    assert error_schema(upload, "422") == {"$ref": "#/components/schemas/HTTPValidationError"}
+    assert "VideoSourceRead" in str(upload["responses"]["201"])
