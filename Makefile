@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint migrate openapi fuzz client-test bench test-postgres clean
+.PHONY: run worker test lint migrate openapi fuzz client-test bench test-postgres clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -26,7 +26,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.runtime  ## serve on 127.0.0.1:8000 (migrates app.db at start-up)
 	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.dev  ## the whole test suite on in-memory SQLite
+worker: $(VENV)/.runtime  ## a standalone job worker (run the API with EMBEDDED_WORKER=false)
+	$(BIN)/python -m app.worker
+
+test: $(VENV)/.dev  ## the whole test suite (in-memory SQLite; SQLite files for jobs)
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev  ## ruff: lint rules and formatting
@@ -52,4 +55,4 @@ test-postgres: $(VENV)/.dev  ## the suite against a throwaway PostgreSQL cluster
 	bash scripts/test-postgres.sh
 
 clean:
-	rm -rf $(VENV) app.db app.db-* app.db.* .pytest_cache
+	rm -rf $(VENV) app.db app.db-* app.db.* queue.db queue.db-* media .pytest_cache

@@ -43,6 +43,10 @@ CREDITS=3
 
 echo "== uvicorn on $BASE_URL, database $TMP/app.db"
 cd "$ROOT"
+# A clip for the upload check, generated now (test media is never committed).
+"$PYTHON" -c 'import sys; from pathlib import Path; from tests.media import mp4; mp4(Path(sys.argv[1]))' \
+  "$TMP/clip.mp4"
+MEDIA_ROOT="$TMP/media" QUEUE_URL="sqlite:///$TMP/queue.db" \
 DATABASE_URL="sqlite:///$TMP/app.db" SECRET_KEY="$SECRET_KEY" BCRYPT_ROUNDS=4 \
   DEFAULT_CREDITS="$CREDITS" ENVIRONMENT=development MIGRATE_ON_STARTUP=true CORS_ORIGINS="" \
   "$ROOT/.venv/bin/uvicorn" app.main:app --host 127.0.0.1 --port "$PORT" --no-access-log \
@@ -61,4 +65,5 @@ for attempt in $(seq 300); do
 done
 
 echo "== src/e2e.ts against $BASE_URL"
-API_BASE_URL="$BASE_URL" E2E_SECRET_KEY="$SECRET_KEY" E2E_EXPECTED_CREDITS="$CREDITS" npm run --silent e2e
+API_BASE_URL="$BASE_URL" E2E_SECRET_KEY="$SECRET_KEY" E2E_EXPECTED_CREDITS="$CREDITS" \
+  E2E_VIDEO_FILE="$TMP/clip.mp4" npm run --silent e2e

@@ -15,6 +15,7 @@ import {
   me,
   register,
 } from './generated';
+import { checkVideos } from './videos';
 
 class AssertionFailed extends Error {}
 
@@ -139,6 +140,8 @@ async function main(): Promise<void> {
 
   // The token still works after all that: the failures above changed nothing.
   equal((await me()).data?.email, email, '/me after the failures');
+
+  await checkVideos();
   console.log('all end-to-end checks passed');
 }
 

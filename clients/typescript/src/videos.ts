@@ -1,0 +1,54 @@
+// The video part of the end-to-end check: upload a generated clip through the SDK and wait
+// until the server's worker has made it `ready`. Needs E2E_VIDEO_FILE (a small MP4).
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+
+import { type VideoSourceRead, getJob, getVideo, listVideoJobs, listVideos, uploadVideo } from './generated';
+
+function assert(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Error(`FAILED: ${message}`);
+}
+
+export async function checkVideos(): Promise<void> {
+  const path = process.env.E2E_VIDEO_FILE;
+  if (!path) {
+    console.log('--  videos skipped (E2E_VIDEO_FILE not set)');
+    return;
+  }
+  const file = new Blob([await readFile(path)], { type: 'video/mp4' });
+  const uploaded = await uploadVideo({ body: { file: new File([file], basename(path)) } });
+  assert(uploaded.response.status === 201, `upload status ${uploaded.response.status}`);
+  assert(uploaded.data !== undefined, 'upload returned no video');
+  assert(uploaded.data.status === 'processing', `new video is ${uploaded.data.status}`);
+  assert(uploaded.response.headers.get('location') === `/videos/${uploaded.data.id}`, 'Location');
+  console.log(`ok  upload ${basename(path)} -> video ${uploaded.data.id}`);
+
+  let video: VideoSourceRead = uploaded.data;
+  const deadline = Date.now() + 30_000;
+  while (video.status === 'processing') {
+    assert(Date.now() < deadline, 'the video is still processing after 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const polled = await getVideo({ path: { video_id: video.id } });
+    assert(polled.data !== undefined, `GET /videos/${video.id} status ${polled.response.status}`);
+    video = polled.data;
+  }
+  assert(video.status === 'ready', `video ended ${video.status}: ${JSON.stringify(video.error)}`);
+  assert(video.width === 320 && video.height === 240, `size ${video.width}x${video.height}`);
+  assert(video.video_codec === 'h264' && video.has_audio === true, 'codecs');
+  assert(video.thumbnail_url === `/videos/${video.id}/thumbnail`, 'thumbnail_url');
+  console.log(`ok  video ready: ${video.duration_seconds} s, ${video.width}x${video.height}`);
+
+  const jobs = await listVideoJobs({ path: { video_id: video.id } });
+  const ingest = jobs.data?.data[0];
+  assert(ingest !== undefined && ingest.kind === 'ingest', 'the ingest job is listed');
+  const job = await getJob({ path: { job_id: ingest.id } });
+  assert(job.data?.status === 'succeeded' && job.data.progress === 1, 'ingest succeeded');
+  const page = await listVideos({ query: { limit: 1 } });
+  assert(page.data?.data[0]?.id === video.id && page.data.next_cursor === null, 'listed');
+  console.log('ok  jobs and list');
+
+  const missing = await getVideo({ path: { video_id: 999_999 } });
+  assert(missing.response.status === 404, `unknown video status ${missing.response.status}`);
+  assert(missing.error?.detail === 'Video not found', 'unknown video detail');
+  console.log('ok  unknown video -> 404');
+}
