@@ -30,11 +30,15 @@ class PendingObject:
         self._sha256 = hashlib.sha256()
         self.size = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         """Hash and write one chunk (hashlib and the write release the GIL on large chunks)."""
         self._sha256.update(data)
         self._file.write(data)
         self.size += len(data)
+
+    def write_all(self, pieces: list[memoryview]) -> None:
+        for piece in pieces:
+            self.write(piece)
 
     @property
     def sha256(self) -> str:

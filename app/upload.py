@@ -6,6 +6,8 @@ would spool them to a temporary file first and be copied again. The size cap cou
 received, whatever `Content-Length` says, and the first bytes must be a known video container.
 """
 
+import asyncio
+import contextlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect
 
 from app import media
 from app.storage import LocalStorage, PendingObject
@@ -66,8 +69,10 @@ class _FilePart:
         self.filename: str | None = None
         self.content_type: str | None = None
         self.finished = False  # the parser saw the closing boundary
-        self._head = b""  # the first bytes, held until they are sniffed
-        self._buffer = bytearray()
+        # The file's bytes since the last write: views into the received chunks, not copies.
+        self._pieces: list[memoryview] = []
+        self._buffered = 0
+        self._writing: asyncio.Future | None = None  # the write in flight on a worker thread
         self._header_field = bytearray()
         self._header_value = bytearray()
         self._headers: dict[bytes, bytes] = {}
@@ -107,7 +112,8 @@ class _FilePart:
         if not self._in_file:
             self._count_other(end - start)
             return
-        self._buffer += data[start:end]
+        self._pieces.append(memoryview(data)[start:end])
+        self._buffered += end - start
 
     def _part_end(self) -> None:
         self._in_file = False
@@ -121,21 +127,37 @@ class _FilePart:
             raise too_large(self.max_bytes)
 
     async def flush(self, final: bool = False) -> None:
-        """Sniff the first bytes, then hand full chunks (all, when final) to the writer."""
-        if (self.pending.size if self.pending else 0) + len(self._buffer) > self.max_bytes:
+        """Sniff the first bytes, then hand full chunks (all, when final) to the writer.
+
+        One write is in flight on a worker thread while the next chunk is received."""
+        if (self.pending.size if self.pending else 0) + self._buffered > self.max_bytes:
             raise too_large(self.max_bytes)
         if self.content_type is None:
-            if len(self._buffer) < media.SNIFF_BYTES and not final:
+            if self._buffered < media.SNIFF_BYTES and not final:
                 return
-            self.content_type = media.sniff(bytes(self._buffer[: media.SNIFF_BYTES]))
+            self.content_type = media.sniff(b"".join(self._pieces)[: media.SNIFF_BYTES])
             if self.content_type is None:
                 raise UNSUPPORTED
             self.pending = self.storage.writer()
-        if self.pending is None or (len(self._buffer) < WRITE_CHUNK and not final):
+        if self.pending is None or (self._buffered < WRITE_CHUNK and not final):
             return
-        chunk, self._buffer = bytes(self._buffer), bytearray()
-        if chunk:
-            await run_in_threadpool(self.pending.write, chunk)
+        await self.wait_for_write()
+        pieces, self._pieces, self._buffered = self._pieces, [], 0
+        self._writing = asyncio.ensure_future(run_in_threadpool(self.pending.write_all, pieces))
+        if final:
+            await self.wait_for_write()
+
+    async def wait_for_write(self) -> None:
+        if self._writing is not None:
+            writing, self._writing = self._writing, None
+            await writing
+
+    async def abort(self) -> None:
+        """Nothing of this upload is kept (after the write in flight, if any, is done)."""
+        with contextlib.suppress(Exception):
+            await self.wait_for_write()
+        if self.pending is not None:
+            self.pending.abort()
 
 
 async def receive_video(request: Request, storage: LocalStorage, *, max_bytes: int) -> Received:
@@ -159,13 +181,15 @@ async def receive_video(request: Request, storage: LocalStorage, *, max_bytes: i
         if not part.finished:
             raise _missing_file("The multipart body ended before its closing boundary")
         await part.flush(final=True)
+    except ClientDisconnect:
+        await part.abort()
+        # Nobody reads this answer; it keeps a client that left out of the error log.
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Upload interrupted") from None
     except MultipartParseError:
-        if part.pending is not None:
-            part.pending.abort()
+        await part.abort()
         raise _missing_file("The multipart body is malformed") from None
     except BaseException:  # 413, 415, a client that went away: no file is left behind
-        if part.pending is not None:
-            part.pending.abort()
+        await part.abort()
         raise
     assert part.pending is not None and part.content_type is not None
     part.pending.close()

@@ -8,16 +8,20 @@ Served by bench/servers.py with the same uvicorn flags as the project:
                and returns a fixed body
 - /auth/login  a plain `def` that parses the same JSON body and does one bcrypt verification
                with passlib's CryptContext at the project's cost (BCRYPT_ROUNDS, 12 by default)
+- /upload      a bare Starlette route that streams `request.stream()` to a file (BENCH_UPLOAD_DIR)
 
 SECRET_KEY must be the project's, so both servers accept the same token.
 """
 
 import os
+import tempfile
 
-from fastapi import FastAPI, Header, HTTPException
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
 from jose import JOSEError, jwt
 from passlib.context import CryptContext
 from pydantic import BaseModel
+from starlette.routing import Route
 
 SECRET_KEY = os.environ["SECRET_KEY"]
 ROUNDS = int(os.environ.get("BCRYPT_ROUNDS", "12"))
@@ -62,3 +66,17 @@ def login(credentials: Login) -> dict[str, object]:
     if not context.verify(credentials.password, PASSWORD_HASH):
         raise HTTPException(401, detail="Incorrect email or password")
     return {"access_token": "x", "token_type": "bearer", "expires_in": 1800}
+
+
+async def upload(request: Request) -> JSONResponse:
+    """The floor for uploads: a bare Starlette route that streams the body to a file."""
+    directory = os.environ.get("BENCH_UPLOAD_DIR", tempfile.gettempdir())
+    with tempfile.NamedTemporaryFile(dir=directory, delete=True) as file:
+        size = 0
+        async for chunk in request.stream():
+            file.write(chunk)
+            size += len(chunk)
+    return JSONResponse({"size": size}, status_code=201)
+
+
+app.router.routes.append(Route("/upload", upload, methods=["POST"]))

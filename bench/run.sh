@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: the project against bench/reference.py (bare FastAPI doing only the crypto).
-#   bash bench/run.sh            the comparison, about 3 minutes
+#   bash bench/run.sh            the comparison, then bench/videos.py, about 6 minutes
 #   bash bench/run.sh --scale    also 1 vs 2 workers and 1k vs 100k users, about 3 more minutes
 # Needs the dev requirements in .venv (make bench installs them) and wrk (installed with apt-get
 # when missing and root). Results are printed and kept in bench/results/ (git-ignored).
@@ -22,7 +22,12 @@ PY=.venv/bin/python
 
 # The driver starts and stops the servers itself (by process-group id, also on SIGTERM);
 # this trap forwards Ctrl-C / TERM to it so nothing is left listening.
-"$PY" bench/bench.py "$@" &
-driver=$!
-trap 'kill -TERM "$driver" 2>/dev/null; wait "$driver"' INT TERM
-wait "$driver"
+run() {
+  "$PY" "$@" &
+  driver=$!
+  trap 'kill -TERM "$driver" 2>/dev/null; wait "$driver"' INT TERM
+  wait "$driver"
+}
+run bench/bench.py "$@"
+# Phase 2: upload throughput and memory, queue latency, probe time (about 3 minutes).
+run bench/videos.py

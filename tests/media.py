@@ -17,11 +17,13 @@ def make_video(
     video_codec: str | None = "libx264",
     audio_codec: str | None = "aac",
     container: str | None = None,
+    codec_options: dict[str, str] | None = None,
 ) -> Path:
     """A short clip with a colour ramp and a sine tone; either stream may be left out."""
     with av.open(str(path), "w", format=container) as output:
         video = output.add_stream(video_codec, rate=rate) if video_codec else None
         if video is not None:
+            video.options = codec_options or {}
             video.width, video.height = size
             video.pix_fmt = "yuv420p"
         audio = output.add_stream(audio_codec, rate=48000, layout="mono") if audio_codec else None
