@@ -330,7 +330,7 @@ async def list_videos(
 
 
 @router.get(
-    "/videos/{video_id}",
+    "/videos/{video_id:int}",
     tags=["videos"],
     summary="One of your videos",
     response_model=VideoSourceRead,
@@ -341,7 +341,7 @@ async def get_video(video: OwnedVideo) -> VideoSource:
 
 
 @router.delete(
-    "/videos/{video_id}",
+    "/videos/{video_id:int}",
     tags=["videos"],
     summary="Delete a video, its files and its jobs",
     status_code=status.HTTP_204_NO_CONTENT,
@@ -352,7 +352,7 @@ async def delete_video(video: OwnedVideo, session: SessionDep, storage: StorageD
 
 
 @router.get(
-    "/videos/{video_id}/thumbnail",
+    "/videos/{video_id:int}/thumbnail",
     tags=["videos"],
     summary="The video's JPEG thumbnail",
     response_class=FileResponse,
@@ -370,7 +370,7 @@ async def get_video_thumbnail(video: OwnedVideo, storage: StorageDep) -> FileRes
 
 
 @router.get(
-    "/videos/{video_id}/jobs",
+    "/videos/{video_id:int}/jobs",
     tags=["jobs"],
     summary="The jobs of a video, newest first",
     response_model=JobPage,
@@ -387,7 +387,7 @@ async def list_video_jobs(
 
 
 @router.get(
-    "/jobs/{job_id}",
+    "/jobs/{job_id:int}",
     tags=["jobs"],
     summary="One of your jobs",
     response_model=ProcessingJobRead,
@@ -398,7 +398,7 @@ async def get_job(job: OwnedJob) -> ProcessingJob:
 
 
 @router.post(
-    "/jobs/{job_id}/cancel",
+    "/jobs/{job_id:int}/cancel",
     tags=["jobs"],
     summary="Cancel a queued or running job",
     response_model=ProcessingJobRead,
@@ -414,7 +414,7 @@ EVENTS_PER_SECOND = 4
 
 
 @router.get(
-    "/jobs/{job_id}/events",
+    "/jobs/{job_id:int}/events",
     tags=["jobs"],
     summary="Follow a job: server-sent events until it finishes",
     response_class=EventSourceResponse,

@@ -53,7 +53,19 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
         error = {"type": "body_unparsable", "loc": ["body"], "msg": str(exc.detail)}
         return JSONResponse({"detail": [error]}, status_code=422)
+    if exc.status_code == 405:
+        # Starlette's Allow names the methods of the first route with this path only; a path
+        # served by several routes (GET and DELETE /videos/{id}) needs all of them.
+        exc.headers = {"Allow": ", ".join(allowed_methods(request))}
     return await http_exception_handler(request, exc)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in router.routes:  # app.api's: the app holds it as one included router
+        if isinstance(route, APIRoute) and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

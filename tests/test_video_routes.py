@@ -303,3 +303,13 @@ def test_the_event_stream_delivers_each_change_in_order_and_ends(video_client, c
     # A new connection without Last-Event-ID gets the job as it is now.
     assert [json.loads(e["data"]) for e in read_events(video_client, token, job_id)] == [jobs[-1]]
     assert wait_until_settled(video_client, token, video["id"])["status"] == "ready"
+
+
+def test_a_method_a_path_does_not_serve_is_405_naming_every_method_it_does(video_client):
+    token = user_token(video_client)
+
+    options = video_client.options("/videos/1", headers=bearer(token))
+    get_upload = video_client.get("/videos/upload", headers=bearer(token))
+
+    assert (options.status_code, options.headers["allow"]) == (405, "DELETE, GET")
+    assert (get_upload.status_code, get_upload.headers["allow"]) == (405, "POST")
