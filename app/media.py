@@ -97,7 +97,15 @@ def _limit(memory_mb: int, cpu_seconds: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def _open(path: str) -> Any:
+def _check_container(path: str) -> None:
+    """The upload checked this already; a downloaded file or any later path gets it too."""
+    with open(path, "rb") as file:
+        if sniff(file.read(SNIFF_BYTES)) is None:
+            raise MediaError("unsupported_media", "Not a supported video container")
+
+
+def open_container(path: str) -> Any:
+    """FFmpeg on a local file, through the accepted containers' demuxers only."""
     import av
 
     options = {"protocol_whitelist": "file", "format_whitelist": DEMUXERS}
@@ -114,7 +122,8 @@ def _number(value: Any) -> float | None:
 
 
 def _probe(path: str, max_seconds: str, max_side: str) -> dict[str, Any]:
-    with _open(path) as container:
+    _check_container(path)
+    with open_container(path) as container:
         if not container.streams.video:
             raise MediaError("no_video_stream", "The file has no video stream")
         video = container.streams.video[0]
@@ -147,7 +156,8 @@ def _first_keyframe(container: Any, stream: Any) -> Any:
 def _thumbnail(path: str, output: str, at_seconds: str) -> dict[str, Any]:
     import av
 
-    with _open(path) as container:
+    _check_container(path)
+    with open_container(path) as container:
         stream = container.streams.video[0]
         stream.codec_context.skip_frame = "NONKEY"  # decode keyframes only
         frame = None
