@@ -22,10 +22,10 @@ import httpx
 IPAddress = IPv4Address | IPv6Address
 FetchErrorCode = Literal["url_not_allowed", "download_failed", "file_too_large"]
 Resolver = Callable[[str, int], list[str]]  # (host, port) -> the addresses, as strings
+AddressPolicy = Callable[[IPAddress], bool]  # may a connection go to this address?
 
 MAX_URL_LENGTH = 2048
 MAX_REDIRECTS = 5
-CHUNK_BYTES = 64 * 1024
 USER_AGENT = "video-ai-backend/1 (link ingest)"
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 
@@ -158,7 +158,7 @@ def _is_localhost(host: str) -> bool:
 
 
 def _check_url(
-    url: str, is_allowed: Callable[[IPAddress], bool], allow_private: bool
+    url: str, is_allowed: AddressPolicy, allow_private: bool
 ) -> tuple[httpx.URL, IPAddress | None]:
     """The parsed URL and its literal address, if any; ValueError saying what is wrong."""
     if len(url) > MAX_URL_LENGTH:
@@ -203,7 +203,11 @@ def resolve_host(host: str, port: int) -> list[str]:
 
 
 def _addresses(
-    url: httpx.URL, literal: IPAddress | None, resolver: Resolver, is_allowed, hop: int
+    url: httpx.URL,
+    literal: IPAddress | None,
+    resolver: Resolver,
+    is_allowed: AddressPolicy,
+    hop: int,
 ) -> list[IPAddress]:
     """The checked addresses to connect to: refused if any of them is not allowed."""
     if literal is not None:
@@ -232,6 +236,13 @@ def _remaining(deadline: float, total_deadline: float) -> float:
     return left
 
 
+def _timed_out(waiting_for: str, deadline: float, total_deadline: float) -> FetchError:
+    """A timeout's error: the total deadline's when the timeout was cut short to meet it."""
+    if time.monotonic() > deadline - 0.05:
+        return FetchError("download_failed", f"The download took longer than {total_deadline:g} s")
+    return FetchError("download_failed", f"Timed out waiting for {waiting_for}")
+
+
 def download(
     url: str,
     sink: Callable[[bytes], object],
@@ -243,7 +254,7 @@ def download(
     total_deadline: float = 3600.0,
     on_progress: Callable[[int, int | None], object] | None = None,
     resolver: Resolver | None = None,
-    is_allowed: Callable[[IPAddress], bool] | None = None,
+    is_allowed: AddressPolicy | None = None,
     verify: ssl.SSLContext | None = None,
 ) -> DownloadResult:
     """GET `url` (following at most 5 checked redirects) and stream its body to `sink`.
@@ -318,13 +329,13 @@ def _connect(
         try:
             return client.send(request, stream=True), client
         except httpx.ConnectTimeout:
-            failure = "Timed out connecting to the server"
+            failure = _timed_out("the connection", deadline, total_deadline).message
         except httpx.ConnectError as exc:
             if tls_error := _tls_error(exc):
                 failure = f"TLS with {host} failed: {tls_error}"
         except httpx.TimeoutException:
             client.close()
-            raise FetchError("download_failed", "Timed out waiting for the server") from None
+            raise _timed_out("the server's answer", deadline, total_deadline) from None
         except httpx.HTTPError:
             client.close()
             raise FetchError("download_failed", "The server's answer was not valid HTTP") from None
@@ -359,12 +370,12 @@ def _stream_body(
     received = 0
     if on_progress:
         on_progress(0, total)
-    chunks = response.iter_raw(CHUNK_BYTES)
+    chunks = response.iter_raw()  # each piece as it arrives (httpcore reads up to 64 KiB)
     while True:
         try:
             chunk = next(chunks, None)
         except httpx.TimeoutException:
-            raise FetchError("download_failed", "Timed out waiting for data") from None
+            raise _timed_out("data", deadline, total_deadline) from None
         except httpx.HTTPError:
             raise FetchError("download_failed", "The connection broke off mid-download") from None
         if chunk is None:
