@@ -117,6 +117,8 @@ def address_allowed(ip: IPAddress, *, allow_private: bool = False) -> bool:
     networks, never the cloud metadata endpoints, multicast or the unspecified address."""
     if not allow_private:
         return is_public_address(ip)
+    if getattr(ip, "scope_id", None) is not None:
+        return False  # an interface-scoped address: nothing a link should name
     ip = _embedded_ipv4(ip) or ip
     return not (ip in CLOUD_METADATA or ip.is_multicast or ip.is_unspecified)
 
@@ -304,8 +306,7 @@ def _connect(
     deadline: float,
     total_deadline: float,
 ) -> tuple[httpx.Response, httpx.Client]:
-    """Send the GET to the first checked address that accepts a connection: the URL names the
-    address itself, while `Host` and TLS (SNI, certificate check) keep the real host name."""
+    """The answer of the first checked address that accepts a connection, and its client."""
     host = url.raw_host.decode("ascii")
     failure = "Could not connect to the server"
     for address in addresses:
@@ -315,19 +316,8 @@ def _connect(
         # ever reused for another, no cookies carry over, and trust_env=False ignores the
         # environment's proxies, .netrc and certificate settings.
         client = httpx.Client(trust_env=False, verify=verify or True, timeout=timeout)
-        request = client.build_request(
-            "GET",
-            url.copy_with(host=str(address)),
-            headers={
-                "Host": url.netloc.decode("ascii"),
-                "User-Agent": USER_AGENT,
-                "Accept": "*/*",
-                "Accept-Encoding": "identity",  # the bytes counted are the bytes stored
-            },
-            extensions={"sni_hostname": host},
-        )
         try:
-            return client.send(request, stream=True), client
+            return client.send(_pinned_request(client, url, address), stream=True), client
         except httpx.ConnectTimeout:
             failure = _timed_out("the connection", deadline, total_deadline).message
         except httpx.ConnectError as exc:
@@ -341,6 +331,22 @@ def _connect(
             raise FetchError("download_failed", "The server's answer was not valid HTTP") from None
         client.close()
     raise FetchError("download_failed", failure)
+
+
+def _pinned_request(client: httpx.Client, url: httpx.URL, address: IPAddress) -> httpx.Request:
+    """A GET of `url` sent to `address`: the connection goes there and nowhere else, while the
+    `Host` header and TLS (SNI, and so the certificate check) keep the URL's host name."""
+    return client.build_request(
+        "GET",
+        url.copy_with(host=str(address)),
+        headers={
+            "Host": url.netloc.decode("ascii"),
+            "User-Agent": USER_AGENT,
+            "Accept": "*/*",
+            "Accept-Encoding": "identity",  # the bytes counted are the bytes stored
+        },
+        extensions={"sni_hostname": url.raw_host.decode("ascii")},
+    )
 
 
 def _tls_error(exc: BaseException) -> str | None:

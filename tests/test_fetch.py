@@ -210,6 +210,19 @@ def test_a_second_dns_answer_cannot_slip_in(origin: Origin):
     assert origin.connections == 0
 
 
+def test_when_a_checked_address_refuses_the_next_checked_one_is_tried(origin: Origin):
+    dns = StubDNS({"media.example": ["127.0.0.2", "127.0.0.1"]})  # nothing listens on .2
+    url = origin.url("/bytes/10", host="media.example")
+    assert fetch(url, resolver=dns, is_allowed=allow_only("127.0.0.2", "127.0.0.1")).size == 10
+    assert origin.connections == 1 and dns.lookups == ["media.example"]
+
+
+def test_an_interface_scoped_answer_is_refused_even_with_private_addresses_allowed():
+    dns = StubDNS({"media.example": ["fe80::1%lo"]})
+    error = fetch_error("http://media.example/v.mp4", resolver=dns, allow_private=True)
+    assert error.code == "url_not_allowed"
+
+
 def test_tls_keeps_sni_and_certificate_checks_on_the_real_host_name():
     server_tls, client_tls = tls_contexts("media.example")
     with origin_server(tls=server_tls) as origin:
