@@ -338,14 +338,14 @@ def test_a_server_that_stalls_past_the_deadline_is_download_failed_on_time(origi
     started = time.monotonic()
     error = fetch_error(origin.url("/stall"), allow_private=True, total_deadline=1)
     assert (error.code, error.message) == ("download_failed", "The download took longer than 1 s")
-    assert 0.9 < time.monotonic() - started < 3
+    assert 0.9 < time.monotonic() - started < 5  # not the 30 s read timeout
 
 
 def test_a_server_that_stalls_past_the_read_timeout_is_download_failed(origin: Origin):
     started = time.monotonic()
     error = fetch_error(origin.url("/stall"), allow_private=True, read_timeout=0.5)
     assert (error.code, error.message) == ("download_failed", "Timed out waiting for data")
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 4
 
 
 def test_a_server_that_accepts_but_never_answers_is_download_failed():
@@ -364,7 +364,7 @@ def test_a_trickling_body_is_stopped_at_the_deadline(origin: Origin):
     error = fetch_error(url, allow_private=True, total_deadline=1)
     assert error.code == "download_failed"
     assert "longer than 1 s" in error.message
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 4
 
 
 # --- the byte cap ----------------------------------------------------------------------------
