@@ -6,6 +6,7 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from fastapi.sse import EventSourceResponse, ServerSentEvent
@@ -13,7 +14,7 @@ from pydantic import AfterValidator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app import crud, db, upload
+from app import crud, db, fetch, upload
 from app.config import Settings
 from app.db import SessionDep
 from app.limits import MAX_BODY_BYTES
@@ -29,6 +30,7 @@ from app.models import (
     UserCreate,
     UserLogin,
     UserRead,
+    VideoLinkCreate,
     VideoPage,
     VideoSource,
     VideoSourceRead,
@@ -255,6 +257,21 @@ UPLOAD_BODY = {
 }
 
 
+async def _refuse_past_active_ingests(session: Session, user: User, settings: Settings) -> None:
+    """429 once the user has MAX_ACTIVE_INGESTS videos processing (before any work)."""
+    engine = session.get_bind()
+    active = await db.call_database(engine, crud.count_active_ingests, session, user.id)
+    if active >= settings.max_active_ingests:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"{active} videos are still processing; try again when one is done",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+
+TOO_MANY_INGESTS = {429: _error("Too many videos processing at once (see Retry-After)")}
+
+
 @router.post(
     "/videos/upload",
     tags=["videos"],
@@ -272,7 +289,7 @@ UPLOAD_BODY = {
                 "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
             },
         },
-        429: _error("Too many videos processing at once (see Retry-After)"),
+        **TOO_MANY_INGESTS,
     },
 )
 async def upload_video(
@@ -285,13 +302,7 @@ async def upload_video(
     worker: WorkerDep,
 ) -> VideoSource:
     engine = session.get_bind()
-    active = await db.call_database(engine, crud.count_active_ingests, session, user.id)
-    if active >= settings.max_active_ingests:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=f"{active} videos are still processing; try again when one is done",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+    await _refuse_past_active_ingests(session, user, settings)
     received = await upload.receive_video(request, storage, max_bytes=settings.max_upload_bytes)
     try:
         video, job = await db.call_database(
@@ -307,6 +318,37 @@ async def upload_video(
         )
     finally:
         received.pending.abort()  # a no-op once the file moved into place
+    await run_in_threadpool(worker.queue.enqueue, job.id)
+    response.headers["Location"] = f"/videos/{video.id}"
+    return video
+
+
+@router.post(
+    "/videos/link",
+    tags=["videos"],
+    summary="Add a video by link: the worker downloads it",
+    status_code=status.HTTP_201_CREATED,
+    response_model=VideoSourceRead,
+    responses={**BAD_TOKEN, **TOO_LARGE, **TOO_MANY_INGESTS},
+)
+async def create_video_from_link(
+    link: VideoLinkCreate,
+    response: Response,
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    worker: WorkerDep,
+) -> VideoSource:
+    try:
+        url = fetch.validate_link_url(link.url, allow_private=settings.link_allow_private)
+    except ValueError as error:
+        problem = {"type": "value_error", "loc": ("body", "url"), "msg": str(error)}
+        raise RequestValidationError([problem]) from None
+    await _refuse_past_active_ingests(session, user, settings)
+    video, job = await db.call_database(
+        session.get_bind(),
+        lambda: crud.create_linked_video(session, user_id=user.id, source_url=url),
+    )
     await run_in_threadpool(worker.queue.enqueue, job.id)
     response.headers["Location"] = f"/videos/{video.id}"
     return video

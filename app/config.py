@@ -50,7 +50,12 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(default=60, gt=0)
     # How often a worker looks for expired leases and lost queue messages.
     job_reap_interval_seconds: float = Field(default=5, gt=0)
+    # DANGEROUS: lets links reach loopback and private addresses (tests, or a deliberate
+    # internal media host). The cloud metadata addresses stay refused.
     link_allow_private: bool = False
+    link_connect_timeout_seconds: float = Field(default=10, gt=0)
+    link_read_timeout_seconds: float = Field(default=30, gt=0)
+    link_download_timeout_seconds: float = Field(default=3600, gt=0)  # the whole download
     # The queue that carries job ids to workers: sqlite:///<file> (embedded, no server),
     # memory:// (one process only) or redis://host:port/db.
     queue_url: str = "sqlite:///./queue.db"

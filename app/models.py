@@ -240,6 +240,16 @@ class VideoSourceRead(VideoSourceBase):
     updated_at: datetime = Field(description="When the video last changed (UTC)")
 
 
+class VideoLinkCreate(SQLModel):
+    """A video to fetch from a link."""
+
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="http(s) URL of the video file; must resolve to public addresses only",
+    )
+
+
 class VideoPage(SQLModel):
     """One page of videos, newest first."""
 

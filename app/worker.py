@@ -40,21 +40,33 @@ class JobContext:
         self.lost = threading.Event()  # set by the heartbeat when the lease is gone
         self._worker = worker
         self._token = token
+        self._reported: tuple[str, float] | None = None
 
     def checkpoint(self, stage: str, progress: float) -> None:
-        """Record the stage and progress; raise JobStopped if the job should stop here."""
+        """Record the stage and progress; raise JobStopped if the job should stop here.
+
+        Unchanged stage and progress only check that the job is still ours (no event)."""
+        lease = self.settings.job_lease_seconds
         with Session(self._worker.engine) as session:
-            ours = jobs.checkpoint(
-                session,
-                self.job.id,
-                self._token,
-                stage=stage,
-                progress=progress,
-                lease=self.settings.job_lease_seconds,
-            )
+            if self._reported == (stage, progress):
+                ours = jobs.heartbeat(session, self.job.id, self._token, lease)
+            else:
+                ours = jobs.checkpoint(
+                    session, self.job.id, self._token, stage=stage, progress=progress, lease=lease
+                )
             session.commit()
+        self._reported = (stage, progress)
         if not ours or self.lost.is_set() or self._worker.stopping.is_set():
             raise JobStopped
+
+    def update_video(self, **values: Any) -> None:
+        """Change the video now (not only when the job succeeds), while the job is still ours."""
+        lease = self.settings.job_lease_seconds
+        with Session(self._worker.engine) as session:
+            if not jobs.heartbeat(session, self.job.id, self._token, lease):
+                raise JobStopped
+            jobs.update_video(session, self.video.id, **values)
+            session.commit()
 
     def store(self, path: Path, key: str) -> None:
         self.storage.put_file(path, key)

@@ -12,7 +12,7 @@ records every connection and request so a test can prove that none reached it. P
   /redirect/<k>                    k redirects (302, relative), then 100 bytes
   /to?url=<url>&status=<302>       one redirect to url
   /status/<code>                   that status
-  any path in `files`              those bytes, with the given content type
+  any path in `files`              those bytes, with the given content type (the same query)
 """
 
 import datetime
@@ -68,9 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if url.path in self.origin.files:
                 content_type, body = self.origin.files[url.path]
-                self._send(200, body, {"Content-Type": content_type})
+                self._serve(body, content_type, query)
             elif parts[0] == "bytes":
-                self._bytes(int(parts[1]), query)
+                self._serve(payload(int(parts[1])), "video/mp4", query)
             elif parts[0] == "stall":
                 self._head(200, {"Content-Length": "1000"})
                 self.wfile.write(payload(10))
@@ -100,11 +100,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._head(status, {**headers, "Content-Length": str(len(body))})
         self.wfile.write(body)
 
-    def _bytes(self, size: int, query: dict[str, str]) -> None:
+    def _serve(self, body: bytes, content_type: str, query: dict[str, str]) -> None:
         mode = query.get("mode", "length")
         chunk, delay = int(query.get("chunk", 65536)), float(query.get("delay", 0))
-        body = payload(size)
-        headers = {"Content-Type": "video/mp4"}
+        size = len(body)
+        headers = {"Content-Type": content_type}
         if mode in ("length", "short"):
             headers["Content-Length"] = str(size)
         elif mode == "close":
@@ -124,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
                 piece = b"%x\r\n%s\r\n" % (len(piece), piece)
             self.wfile.write(piece)
             self.wfile.flush()
-            if delay:
+            if delay and not self.origin.stopping.is_set():
                 time.sleep(delay)
         if mode in ("chunked", "lying"):
             self.wfile.write(b"0\r\n\r\n")

@@ -39,7 +39,14 @@ def test_operation_ids_are_short_and_unique(client: TestClient):
     assert sorted(ids) == sorted(
         {
             *("health", "register", "login", "token", "me"),
-            *("upload_video", "list_videos", "get_video", "delete_video", "get_video_thumbnail"),
+            *(
+                "upload_video",
+                "create_video_from_link",
+                "list_videos",
+                "get_video",
+                "delete_video",
+                "get_video_thumbnail",
+            ),
             *("list_video_jobs", "get_job", "cancel_job", "stream_job_events"),
         }
     )
@@ -80,6 +87,7 @@ def test_errors_are_documented_with_their_body(client: TestClient):
 
 VIDEO_OPERATIONS = {
     "upload_video": {"401", "403", "413", "415", "429"},
+    "create_video_from_link": {"401", "403", "413", "429"},
     "list_videos": {"401", "403"},
     "get_video": {"401", "403", "404"},
     "delete_video": {"401", "403", "404"},
