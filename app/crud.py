@@ -115,22 +115,34 @@ def create_uploaded_video(
         sha256=pending.sha256,
         content_type=content_type,
     )
-    return _create_with_ingest(session, video, lambda: storage.commit(pending, source_key(video)))
+    return _create_with_ingest(
+        session,
+        video,
+        store=lambda: storage.commit(pending, source_key(video)),
+        unstore=lambda: storage.delete_video(video.id),
+    )
 
 
 def create_linked_video(
     session: Session, *, user_id: int, source_url: str
 ) -> tuple[VideoSource, ProcessingJob]:
     video = VideoSource(user_id=user_id, origin="link", source_url=source_url)
-    return _create_with_ingest(session, video, lambda: None)
+    return _create_with_ingest(session, video, store=lambda: None, unstore=lambda: None)
 
 
 def _create_with_ingest(
-    session: Session, video: VideoSource, store: Callable[[], None]
+    session: Session,
+    video: VideoSource,
+    *,
+    store: Callable[[], None],
+    unstore: Callable[[], None],
 ) -> tuple[VideoSource, ProcessingJob]:
+    """Insert the video and its ingest job; the file goes into place before the commit and
+    is removed again if the commit fails: never a row without its file, nor a file without
+    its row."""
     session.add(video)
     session.flush()  # the id names the file
-    job = ProcessingJob(video_id=video.id, user_id=video.user_id, kind="ingest")
+    job = ProcessingJob(video_id=video.id, user_id=video.user_id, kind=jobs.INGEST)
     session.add(job)
     session.flush()
     try:
@@ -138,6 +150,7 @@ def _create_with_ingest(
         session.commit()
     except BaseException:
         session.rollback()
+        unstore()
         raise
     return video, job
 

@@ -313,3 +313,37 @@ def test_a_method_a_path_does_not_serve_is_405_naming_every_method_it_does(video
 
     assert (options.status_code, options.headers["allow"]) == (405, "DELETE, GET")
     assert (get_upload.status_code, get_upload.headers["allow"]) == (405, "POST")
+
+
+def test_a_commit_that_fails_after_the_file_moved_leaves_no_file_and_no_row(
+    video_client, clip, monkeypatch
+):
+    from sqlmodel import Session
+
+    from app.storage import LocalStorage
+
+    token = user_token(video_client)
+    moved = []
+    real_move, real_commit = LocalStorage.commit, Session.commit
+
+    def move(self, pending, key):
+        real_move(self, pending, key)
+        moved.append(key)
+
+    def commit(self):
+        if moved:  # the database fails just after the file went into place
+            raise RuntimeError("the database went away")
+        real_commit(self)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(LocalStorage, "commit", move)
+        patch.setattr(Session, "commit", commit)
+        with clip.open("rb") as file:
+            response = video_client.post(
+                "/videos/upload", files={"file": file}, headers=bearer(token)
+            )
+
+    assert moved == ["videos/1/source"]
+    assert response.status_code == 500
+    assert video_client.get("/videos", headers=bearer(token)).json()["data"] == []
+    assert files_under(video_client) == []
