@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run worker test lint migrate openapi fuzz client-test bench test-postgres clean
+.PHONY: run worker test lint migrate openapi fuzz client-test test-browser bench test-postgres clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -48,6 +48,11 @@ fuzz: $(VENV)/.dev  ## schemathesis against the app's own OpenAPI document
 client-test: $(VENV)/.runtime  ## generate the TypeScript SDK and run it against a live server
 	bash clients/typescript/run-e2e.sh
 
+test-browser: $(VENV)/.dev  ## /docs and /redoc in headless Chromium (installs chromium if missing)
+	@command -v chromium >/dev/null || { echo "chromium missing: apt-get install chromium"; \
+	  apt-get update -q && apt-get install -y -q chromium; }
+	$(BIN)/python -m pytest -p no:cacheprovider tests/browser -q
+
 bench: $(VENV)/.dev  ## project vs bare-FastAPI reference, printed as ratios
 	bash bench/run.sh
 
@@ -55,4 +60,4 @@ test-postgres: $(VENV)/.dev  ## the suite against a throwaway PostgreSQL cluster
 	bash scripts/test-postgres.sh
 
 clean:
-	rm -rf $(VENV) app.db app.db-* app.db.* queue.db queue.db-* media .pytest_cache
+	rm -rf $(VENV) app.db app.db-* app.db.* queue.db queue.db-* media .pytest_cache .artifacts

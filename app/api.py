@@ -4,11 +4,22 @@ from collections.abc import AsyncIterable
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    Form,
+    Header,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    Response,
+    status,
+)
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from fastapi.security import OAuth2PasswordBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import AfterValidator
 from sqlalchemy import Engine
@@ -23,6 +34,7 @@ from app.models import (
     ErrorDetail,
     HealthStatus,
     JobPage,
+    LoginForm,
     ProcessingJob,
     ProcessingJobRead,
     Token,
@@ -94,6 +106,8 @@ async def get_current_user(session: SessionDep, token: TokenDep, settings: Setti
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
+# Operation ids are the camelCase of these function names (app/openapi.py): name each route
+# function as a verb phrase (get_me -> getMe) and keep it, since clients call it by that name.
 router = APIRouter()
 
 
@@ -104,7 +118,7 @@ router = APIRouter()
     response_model=HealthStatus,
     responses={503: {"model": HealthStatus, "description": "The database does not answer"}},
 )
-async def health(request: Request) -> JSONResponse:
+async def get_health(request: Request) -> JSONResponse:
     if await db.database_answers(request.app.state.engine):
         return JSONResponse({"status": "ok"})
     return JSONResponse({"status": "unavailable"}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
@@ -164,8 +178,8 @@ def login(
     summary="Log in with the OAuth2 password form (username = email)",
     responses={**BAD_CREDENTIALS, **TOO_LARGE},
 )
-def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+def login_with_form(
+    form: Annotated[LoginForm, Form()],
     session: SessionDep,
     settings: SettingsDep,
     hasher: HasherDep,
@@ -176,7 +190,7 @@ def token(
 @router.get(
     "/me", tags=["users"], summary="The current user", response_model=UserRead, responses=BAD_TOKEN
 )
-async def me(user: CurrentUser) -> User:
+async def get_me(user: CurrentUser) -> User:
     return user
 
 
@@ -199,7 +213,11 @@ VIDEO_NOT_FOUND = {404: _error("No such video (or not yours)")}
 JOB_NOT_FOUND = {404: _error("No such job (or not yours)")}
 
 
-async def get_owned_video(video_id: int, user: CurrentUser, session: SessionDep) -> VideoSource:
+VideoId = Annotated[int, Path(description="The video's id")]
+JobId = Annotated[int, Path(description="The job's id")]
+
+
+async def get_owned_video(video_id: VideoId, user: CurrentUser, session: SessionDep) -> VideoSource:
     video = await db.call_database(
         session.get_bind(), lambda: crud.get_video(session, user_id=user.id, video_id=video_id)
     )
@@ -208,7 +226,7 @@ async def get_owned_video(video_id: int, user: CurrentUser, session: SessionDep)
     return video
 
 
-async def get_owned_job(job_id: int, user: CurrentUser, session: SessionDep) -> ProcessingJob:
+async def get_owned_job(job_id: JobId, user: CurrentUser, session: SessionDep) -> ProcessingJob:
     job = await db.call_database(
         session.get_bind(), lambda: crud.get_job(session, user_id=user.id, job_id=job_id)
     )

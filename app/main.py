@@ -4,6 +4,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -11,10 +12,9 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import db
+from app import db, docs_ui, openapi
 from app.api import router
 from app.config import Settings
 from app.limits import BodySizeLimit
@@ -25,20 +25,23 @@ from app.worker import Worker
 logger = logging.getLogger("app")
 
 
-def operation_id(route: APIRoute) -> str:
-    # The route's function name ("register", "me"), so generated clients read naturally.
-    return route.name
-
-
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("Unhandled error on %s %s", request.method, request.url.path)
     return JSONResponse({"detail": "Internal Server Error"}, status_code=500)
 
 
+def _without_input(error: dict[str, Any]) -> dict[str, Any]:
+    """One error as the document's ValidationError: no "input", and a "ctx" only with plain
+    values (its "error" is the exception object, whose message "msg" already carries)."""
+    context = {key: value for key, value in error.get("ctx", {}).items() if key != "error"}
+    error = {key: value for key, value in error.items() if key not in ("input", "ctx")}
+    return {**error, "ctx": context} if context else error
+
+
 async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
     """FastAPI's 422 without each error's "input", which echoed the submitted password and
     made a 500 of input JSON cannot carry back (a lone surrogate "\\ud800", NaN, 1e999)."""
-    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
+    errors = [_without_input(error) for error in exc.errors()]
     # ensure_ascii: a message quoting a lone surrogate still renders (as an escape).
     body = json.dumps({"detail": jsonable_encoder(errors)}, ensure_ascii=True, allow_nan=False)
     return Response(body, status_code=422, media_type="application/json")
@@ -95,13 +98,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Video AI backend",
         version="0.1.0",
         summary="Accounts, JWT auth and credits; videos by upload, probed and thumbnailed by jobs.",
+        servers=openapi.SERVERS,
+        contact=openapi.CONTACT,
+        license_info=openapi.LICENSE,
+        openapi_tags=openapi.TAGS,
         lifespan=lifespan,
-        generate_unique_id_function=operation_id,
+        generate_unique_id_function=openapi.operation_id,
+        # Served by docs_ui from the app itself, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
     app.include_router(router)
+    openapi.install(app)
+    docs_ui.install(app)
     app.add_exception_handler(Exception, unexpected_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, WithJsonSchema
+from pydantic import AfterValidator, ConfigDict, WithJsonSchema
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -88,50 +88,98 @@ Password = Annotated[
 ]
 
 
+SECRET = {"json_schema_extra": {"format": "password"}}  # masked in the docs pages
+EMAIL_DESCRIPTION = "The account's email address, stored normalised (trimmed, lower-cased)."
+
+
+# For response models: every field is always sent (null when unknown), so every field is
+# `required` in the document, defaults or not; else generators type them optional.
+ALWAYS_SENT = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+def _no_defaults(schema: dict[str, Any]) -> None:
+    """An optional request field is simply left out: no `default` in the schema, which some
+    generators (openapi-typescript) would otherwise turn into a required property."""
+    for field in schema.get("properties", {}).values():
+        field.pop("default", None)
+
+
 class UserBase(SQLModel):
-    email: str = Field(max_length=EMAIL_MAX_LENGTH)
+    email: str = Field(max_length=EMAIL_MAX_LENGTH, description=EMAIL_DESCRIPTION)
 
 
 class User(UserBase, table=True):
     __tablename__ = "users"
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=EMAIL_MAX_LENGTH, unique=True)
-    password_hash: str = Field(max_length=255)
+    email: str = Field(max_length=EMAIL_MAX_LENGTH, unique=True, description=EMAIL_DESCRIPTION)
+    password_hash: str = Field(max_length=255, description="bcrypt hash; never leaves the server.")
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     is_active: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     credits: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class UserCreate(UserBase):
-    email: Email
-    password: Password
+    """A new account's email address and password."""
+
+    email: Email = Field(description="A valid email address; any spelling of it logs in later.")
+    password: Password = Field(
+        description=f"8 characters to {BCRYPT_MAX_BYTES} bytes of UTF-8, without NUL.",
+        schema_extra=SECRET,
+    )
 
 
 class UserRead(UserBase):
-    id: int
-    created_at: datetime
-    is_active: bool
-    credits: int
+    """An account as the API shows it (never the password hash)."""
+
+    id: int = Field(description="The account's id.")
+    created_at: datetime = Field(description="When the account was created (UTC, ISO 8601).")
+    is_active: bool = Field(description="False for a disabled account, which cannot log in.")
+    credits: int = Field(description="Credits left to pay for AI work.")
 
 
 class UserLogin(SQLModel):
+    """Email address and password, as JSON."""
+
     # Not validated as an address: any string is a login attempt, answered 401 if it fails.
-    email: str = Field(max_length=EMAIL_MAX_LENGTH)
-    password: str = Field(max_length=1024)
+    email: str = Field(max_length=EMAIL_MAX_LENGTH, description="The account's email address.")
+    password: str = Field(
+        max_length=1024, description="The account's password.", schema_extra=SECRET
+    )
+
+
+class LoginForm(SQLModel):
+    """The OAuth2 password grant as a form (RFC 6749 4.3): what Swagger UI's Authorize sends.
+    Other OAuth2 fields (`scope`, `client_id`, `client_secret`) are accepted and ignored."""
+
+    model_config = {"json_schema_extra": _no_defaults}
+
+    grant_type: Annotated[
+        Literal["password"] | None, WithJsonSchema({"type": "string", "const": "password"})
+    ] = Field(default=None, description="`password` when sent; may be left out.")
+    username: str = Field(
+        max_length=EMAIL_MAX_LENGTH, description="The account's email address (OAuth2's name)."
+    )
+    password: str = Field(
+        max_length=1024, description="The account's password.", schema_extra=SECRET
+    )
 
 
 class Token(SQLModel):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"
-    expires_in: int
+    """A bearer token for the `Authorization: Bearer <access_token>` header."""
+
+    model_config = ALWAYS_SENT
+
+    access_token: str = Field(description="The JWT to send as `Authorization: Bearer <token>`.")
+    token_type: Literal["bearer"] = Field(default="bearer", description="Always `bearer`.")
+    expires_in: int = Field(description="Seconds until the token expires.")
 
 
 class AIUsageLogBase(SQLModel):
-    provider: str = Field(max_length=50)
-    model: str = Field(max_length=100)
-    tokens_input: int = Field(ge=0)
-    tokens_output: int = Field(ge=0)
+    provider: str = Field(max_length=50, description="The AI provider, e.g. `openai`.")
+    model: str = Field(max_length=100, description="The provider's model, e.g. `gpt-4o-mini`.")
+    tokens_input: int = Field(ge=0, description="Tokens sent to the model.")
+    tokens_output: int = Field(ge=0, description="Tokens the model produced.")
 
 
 class AIUsageLog(AIUsageLogBase, table=True):
@@ -151,9 +199,11 @@ class AIUsageLogCreate(AIUsageLogBase):
 
 
 class AIUsageLogRead(AIUsageLogBase):
-    id: int
-    user_id: int
-    created_at: datetime
+    """One AI call, as the API will show it."""
+
+    id: int = Field(description="The entry's id.")
+    user_id: int = Field(description="The account the call was made for.")
+    created_at: datetime = Field(description="When the call was recorded (UTC, ISO 8601).")
 
 
 # Phase 2: videos and the work done on them (docs/phase-2-videos.md).
@@ -233,6 +283,8 @@ class VideoSource(VideoSourceBase, table=True):
 class VideoSourceRead(VideoSourceBase):
     """A video: where it came from, where it is in its lifecycle, and what the probe found."""
 
+    model_config = ALWAYS_SENT
+
     id: int = Field(description="The video's id")
     error: MediaErrorInfo | None = Field(description="Why the video failed; null otherwise")
     thumbnail_url: str | None = Field(description="Path of the JPEG thumbnail once there is one")
@@ -308,6 +360,8 @@ class ProcessingJob(ProcessingJobBase, table=True):
 class ProcessingJobRead(ProcessingJobBase):
     """A unit of work on a video, run by a worker."""
 
+    model_config = ALWAYS_SENT
+
     id: int = Field(description="The job's id")
     video_id: int = Field(description="The video the job works on")
     error: MediaErrorInfo | None = Field(description="Why the job failed; null otherwise")
@@ -326,8 +380,14 @@ class JobPage(SQLModel):
 
 
 class HealthStatus(SQLModel):
-    status: Literal["ok", "unavailable"]
+    """Whether the service and its database answer."""
+
+    status: Literal["ok", "unavailable"] = Field(
+        description="`ok` when the database answers, else `unavailable` (with status 503)."
+    )
 
 
 class ErrorDetail(SQLModel):
-    detail: str
+    """An error other than a validation error."""
+
+    detail: str = Field(description="What went wrong, for a person to read.")

@@ -129,3 +129,26 @@ def test_a_4xx_error_body_never_carries_a_traceback(client):
     ):
         assert 400 <= response.status_code < 500
         assert "Traceback" not in response.text and 'File "' not in response.text
+
+
+def test_a_422_body_has_no_input_and_only_plain_context_values(client):
+    too_short = register(client, password="short")
+    assert too_short.status_code == 422
+    assert too_short.json() == {
+        "detail": [
+            {
+                "type": "string_too_short",
+                "loc": ["body", "password"],
+                "msg": "String should have at least 8 characters",
+                "ctx": {"min_length": 8},
+            }
+        ]
+    }
+    # A validator's ValueError: pydantic's ctx holds the exception itself, which JSON showed
+    # as {"error": {}}; its message is in msg, so no ctx at all.
+    invalid = register(client, email="not-an-email")
+    assert invalid.status_code == 422
+    (problem,) = invalid.json()["detail"]
+    assert problem["type"] == "value_error" and problem["loc"] == ["body", "email"]
+    assert problem["msg"].startswith("Value error, ")
+    assert set(problem) == {"type", "loc", "msg"}

@@ -1,14 +1,31 @@
-"""The committed openapi.json (the TypeScript client's source) must be what the app serves."""
+"""The OpenAPI document: what the generated clients, the linter and the docs pages read.
+
+The committed openapi.json (the clients' source) must be what the app serves, and the rules
+below hold for every operation and schema, so routes and models added later must follow them.
+"""
 
 import json
+import re
+from collections.abc import Iterator
 
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from app.api import router
 from app.db import ROOT
+from app.openapi import operation_id
 from scripts.export_openapi import render
 
 COMMITTED = ROOT / "openapi.json"
 ERROR_DETAIL = {"$ref": "#/components/schemas/ErrorDetail"}
+VALIDATION_ERROR = {"$ref": "#/components/schemas/HTTPValidationError"}
+# The first word of an operation id. A new route whose name starts with another verb: add it.
+VERBS = {
+    "get", "list", "create", "register", "login", "logout", "upload", "delete", "cancel",
+    "stream", "check", "update", "refresh", "change", "add", "link", "fetch", "retry", "reset",
+}  # fmt: skip
+# Response fields that may be left out: a 422 problem's "ctx" appears only when it has values.
+OPTIONAL_RESPONSE_FIELDS = {("ValidationError", "ctx")}
 
 
 def operations(document: dict) -> dict[str, dict]:
@@ -23,48 +40,109 @@ def error_schema(operation: dict, code: str) -> dict:
     return operation["responses"][code]["content"]["application/json"]["schema"]
 
 
+def schema_name(ref: str) -> str:
+    return ref.removeprefix("#/components/schemas/")
+
+
+def refs(value: object) -> Iterator[str]:
+    """Every $ref in a piece of the document, at any depth."""
+    if isinstance(value, dict):
+        if isinstance(value.get("$ref"), str):
+            yield schema_name(value["$ref"])
+        for child in value.values():
+            yield from refs(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from refs(child)
+
+
+def response_schemas(document: dict) -> set[str]:
+    """The component schemas a response can contain, followed through nested references."""
+    schemas = document["components"]["schemas"]
+    found: set[str] = set()
+    todo = [
+        name for operation in operations(document).values() for name in refs(operation["responses"])
+    ]
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            todo.extend(refs(schemas[name]))
+    return found
+
+
 def test_committed_openapi_json_is_what_the_app_serves(client: TestClient):
-    served = client.app.openapi()
-    assert json.loads(COMMITTED.read_text(encoding="utf-8")) == served, (
+    generated = client.app.openapi()
+    assert json.loads(COMMITTED.read_text(encoding="utf-8")) == generated, (
         "openapi.json is stale: run `make openapi` and commit it"
     )
-    assert COMMITTED.read_text(encoding="utf-8") == render(served), "run `make openapi`"
+    assert COMMITTED.read_text(encoding="utf-8") == render(generated), "run `make openapi`"
 
 
-def test_operation_ids_are_short_and_unique(client: TestClient):
+def test_the_served_document_lists_this_server_first(client: TestClient):
+    """So Swagger UI's "Try it out" calls the server that served the page, on any host."""
+    served = client.get("/openapi.json").json()
+    committed = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    assert served["servers"] == [{"url": "/", "description": "This server"}, *committed["servers"]]
+    assert {**served, "servers": committed["servers"]} == committed
+
+
+def test_info_has_servers_a_license_and_a_contact(client: TestClient):
     document = client.app.openapi()
-    ids = [op["operationId"] for path in document["paths"].values() for op in path.values()]
-    # A list compared with a set's items: a duplicate id (two routes with one function name)
-    # would merge two SDK functions, and fails here.
-    assert sorted(ids) == sorted(
-        {
-            *("health", "register", "login", "token", "me"),
-            *(
-                "upload_video",
-                "create_video_from_link",
-                "list_videos",
-                "get_video",
-                "delete_video",
-                "get_video_thumbnail",
-            ),
-            *("list_video_jobs", "get_job", "cancel_job", "stream_job_events"),
-        }
-    )
+    assert document["servers"][0]["url"] == "http://127.0.0.1:8000"
+    assert document["info"]["license"]["name"]
+    assert document["info"]["contact"]["name"]
 
 
-def test_every_operation_has_a_summary_and_a_tag(client: TestClient):
-    for operation in operations(client.app.openapi()).values():
+def test_operation_ids_are_the_camel_case_of_the_route_function_names(client: TestClient):
+    routes = [route for route in router.routes if isinstance(route, APIRoute)]
+    ids = {route.name: operation_id(route) for route in routes}
+    assert ids == {
+        "get_health": "getHealth",
+        "register": "register",
+        "login": "login",
+        "login_with_form": "loginWithForm",
+        "get_me": "getMe",
+        "upload_video": "uploadVideo",
+        "create_video_from_link": "createVideoFromLink",
+        "list_videos": "listVideos",
+        "get_video": "getVideo",
+        "delete_video": "deleteVideo",
+        "get_video_thumbnail": "getVideoThumbnail",
+        "list_video_jobs": "listVideoJobs",
+        "get_job": "getJob",
+        "cancel_job": "cancelJob",
+        "stream_job_events": "streamJobEvents",
+    }
+    document = client.app.openapi()
+    # A list, not a set: two routes with one function name would merge two SDK functions.
+    served = [op["operationId"] for path in document["paths"].values() for op in path.values()]
+    assert sorted(served) == sorted(ids.values())
+
+
+def test_every_operation_id_is_a_camel_case_verb_phrase(client: TestClient):
+    for name in operations(client.app.openapi()):
+        assert re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", name), name
+        assert re.match(r"[a-z]+", name).group() in VERBS, f"{name} does not start with a verb"
+
+
+def test_every_operation_has_a_summary_and_a_declared_tag(client: TestClient):
+    document = client.app.openapi()
+    declared = {tag["name"] for tag in document["tags"] if tag.get("description")}
+    for operation in operations(document).values():
         assert operation.get("summary") and operation.get("tags"), operation["operationId"]
+        assert set(operation["tags"]) <= declared, "add the tag to app/openapi.py's TAGS"
 
 
-def test_me_requires_the_bearer_token(client: TestClient):
+def test_get_me_requires_the_bearer_token_and_the_others_are_public(client: TestClient):
     document = client.app.openapi()
-    assert operations(document)["me"]["security"] == [{"OAuth2PasswordBearer": []}]
+    ops = operations(document)
+    assert ops["getMe"]["security"] == [{"OAuth2PasswordBearer": []}]
     scheme = document["components"]["securitySchemes"]["OAuth2PasswordBearer"]
     assert scheme["type"] == "oauth2"
     assert scheme["flows"]["password"]["tokenUrl"] == "auth/token"
-    for public in ("health", "register", "login", "token"):
-        assert "security" not in operations(document)[public], public
+    for public in ("getHealth", "register", "login", "loginWithForm"):
+        assert ops[public]["security"] == [], public
 
 
 def test_errors_are_documented_with_their_body(client: TestClient):
@@ -72,45 +150,92 @@ def test_errors_are_documented_with_their_body(client: TestClient):
     expected = {
         "register": {"409", "413"},
         "login": {"401", "403", "413"},
-        "token": {"401", "403", "413"},
-        "me": {"401", "403"},
+        "loginWithForm": {"401", "403", "413"},
+        "getMe": {"401", "403"},
     }
-    for operation_id, codes in expected.items():
+    for name, codes in expected.items():
         for code in codes:
-            assert error_schema(ops[operation_id], code) == ERROR_DETAIL, (operation_id, code)
-    for operation_id in ("register", "login", "token"):
-        assert error_schema(ops[operation_id], "422") == {
-            "$ref": "#/components/schemas/HTTPValidationError"
-        }
-    assert error_schema(ops["health"], "503") == {"$ref": "#/components/schemas/HealthStatus"}
+            assert error_schema(ops[name], code) == ERROR_DETAIL, (name, code)
+    for name in ("register", "login", "loginWithForm"):
+        assert error_schema(ops[name], "422") == VALIDATION_ERROR
+    assert error_schema(ops["getHealth"], "503") == {"$ref": "#/components/schemas/HealthStatus"}
+
+
+def test_every_schema_field_and_parameter_has_a_description(client: TestClient):
+    """Generated clients and docs show these; a title alone only repeats the name."""
+    document = client.app.openapi()
+    for name, schema in document["components"]["schemas"].items():
+        assert schema.get("description"), f"schema {name}: give the model a docstring"
+        for field, spec in schema.get("properties", {}).items():
+            assert spec.get("description"), f"{name}.{field}: add Field(description=...)"
+    for name, operation in operations(document).items():
+        for parameter in operation.get("parameters", []):
+            assert parameter.get("description"), f"{name}: parameter {parameter['name']}"
+
+
+def test_every_response_field_that_is_always_sent_is_required(client: TestClient):
+    """Else generators type it optional (`token_type?: 'bearer'`)."""
+    document = client.app.openapi()
+    schemas = document["components"]["schemas"]
+    names = response_schemas(document)
+    assert {"Token", "UserRead", "ErrorDetail", "HealthStatus", "ValidationError"} <= names
+    for name in names:
+        properties = set(schemas[name].get("properties", {}))
+        optional = {field for schema, field in OPTIONAL_RESPONSE_FIELDS if schema == name}
+        assert properties - optional <= set(schemas[name].get("required", [])), name
+    assert schemas["Token"]["required"] == ["access_token", "token_type", "expires_in"]
+
+
+def test_the_oauth2_form_is_a_named_well_typed_schema(client: TestClient):
+    document = client.app.openapi()
+    body = operations(document)["loginWithForm"]["requestBody"]["content"]
+    assert body == {
+        "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/LoginForm"}}
+    }
+    form = document["components"]["schemas"]["LoginForm"]
+    assert form["required"] == ["username", "password"]
+    assert set(form["properties"]) == {"grant_type", "username", "password"}
+    assert form["properties"]["grant_type"]["const"] == "password"
+    # A default makes openapi-typescript require the field; optional fields simply have none.
+    assert not [field for field in form["properties"].values() if "default" in field]
+    assert not [name for name in document["components"]["schemas"] if name.startswith("Body_")]
+
+
+def test_the_validation_error_schema_matches_the_422_body(client: TestClient):
+    schema = client.app.openapi()["components"]["schemas"]["ValidationError"]
+    assert set(schema["properties"]) == {"loc", "msg", "type", "ctx"}  # never "input"
+    response = client.post("/auth/register", json={"email": "bob@example.com", "password": "x"})
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert set(problem) <= set(schema["properties"])
 
 
 VIDEO_OPERATIONS = {
-    "upload_video": {"401", "403", "413", "415", "429"},
-    "create_video_from_link": {"401", "403", "413", "429"},
-    "list_videos": {"401", "403"},
-    "get_video": {"401", "403", "404"},
-    "delete_video": {"401", "403", "404"},
-    "get_video_thumbnail": {"401", "403", "404"},
-    "list_video_jobs": {"401", "403", "404"},
-    "get_job": {"401", "403", "404"},
-    "cancel_job": {"401", "403", "404", "409"},
-    "stream_job_events": {"401", "403", "404"},
+    "uploadVideo": {"401", "403", "413", "415", "429"},
+    "createVideoFromLink": {"401", "403", "413", "429"},
+    "listVideos": {"401", "403"},
+    "getVideo": {"401", "403", "404"},
+    "deleteVideo": {"401", "403", "404"},
+    "getVideoThumbnail": {"401", "403", "404"},
+    "listVideoJobs": {"401", "403", "404"},
+    "getJob": {"401", "403", "404"},
+    "cancelJob": {"401", "403", "404", "409"},
+    "streamJobEvents": {"401", "403", "404"},
 }
 
 
 def test_video_and_job_operations_need_the_bearer_and_document_their_errors(client: TestClient):
     ops = operations(client.app.openapi())
-    for operation_id, codes in VIDEO_OPERATIONS.items():
-        assert ops[operation_id]["security"] == [{"OAuth2PasswordBearer": []}], operation_id
+    for name, codes in VIDEO_OPERATIONS.items():
+        assert ops[name]["security"] == [{"OAuth2PasswordBearer": []}], name
         for code in codes:
-            assert error_schema(ops[operation_id], code) == ERROR_DETAIL, (operation_id, code)
+            assert error_schema(ops[name], code) == ERROR_DETAIL, (name, code)
 
 
 def test_the_upload_documents_its_multipart_file_field(client: TestClient):
-    upload = operations(client.app.openapi())["upload_video"]
+    upload = operations(client.app.openapi())["uploadVideo"]
     schema = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
     assert schema["required"] == ["file"]
     assert schema["properties"]["file"]["format"] == "binary"
-    assert error_schema(upload, "422") == {"$ref": "#/components/schemas/HTTPValidationError"}
+    assert error_schema(upload, "422") == VALIDATION_ERROR
     assert "VideoSourceRead" in str(upload["responses"]["201"])

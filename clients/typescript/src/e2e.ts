@@ -10,9 +10,10 @@ import {
   type ErrorDetail,
   type HttpValidationError,
   type UserRead,
-  health,
+  getHealth,
+  getMe,
   login,
-  me,
+  loginWithForm,
   register,
 } from './generated';
 import { checkVideos } from './videos';
@@ -53,13 +54,13 @@ if (!baseUrl) {
   process.exit(2);
 }
 
-// One client for the whole program; `me` declares bearer security in the OpenAPI, so the SDK
+// One client for the whole program; `getMe` declares bearer security in the OpenAPI, so the SDK
 // calls this callback for it (and only for it) and sends `Authorization: Bearer <token>`.
 let accessToken: string | undefined;
 client.setConfig({ baseUrl, auth: () => accessToken });
 
 async function main(): Promise<void> {
-  const up = await health();
+  const up = await getHealth();
   // On a network failure the fetch client returns the thrown error and no response.
   check(up.response !== undefined, `no answer from ${baseUrl}: ${String(up.error)}`);
   equal(up.response.status, 200, 'GET /health status');
@@ -86,7 +87,15 @@ async function main(): Promise<void> {
   accessToken = loggedIn.data.access_token;
   console.log('ok  login (email in another case)');
 
-  const current = await me();
+  // The OAuth2 form route Swagger UI's Authorize uses: a typed LoginForm body, grant_type optional.
+  const formLogin = await loginWithForm({ body: { username: email, password, grant_type: 'password' } });
+  equal(formLogin.response.status, 200, 'POST /auth/token status');
+  equal(formLogin.data?.token_type, 'bearer', 'form token_type');
+  const formWithoutGrant = await loginWithForm({ body: { username: email, password } });
+  equal(formWithoutGrant.response.status, 200, 'POST /auth/token without grant_type status');
+  console.log('ok  loginWithForm');
+
+  const current = await getMe();
   equal(current.response.status, 200, 'GET /me status');
   check(current.data !== undefined, '/me returned no body');
   equal(current.data.email, email, '/me email');
@@ -116,21 +125,21 @@ async function main(): Promise<void> {
   check(Array.isArray(problems) && problems.length > 0, 'a 422 lists its problems');
   console.log('ok  invalid registration -> 422');
 
-  const garbage = await me({ auth: 'not.a.jwt' });
+  const garbage = await getMe({ auth: 'not.a.jwt' });
   equal(garbage.response.status, 401, 'garbage token status');
   equal(detailOf(garbage.error), 'Could not validate credentials', 'garbage token detail');
   console.log('ok  garbage token -> 401');
 
-  const anonymous = await me({ client: createClient(createConfig({ baseUrl })) });
+  const anonymous = await getMe({ client: createClient(createConfig({ baseUrl })) });
   equal(anonymous.response.status, 401, 'no token status');
   console.log('ok  no token -> 401');
 
   const key = process.env.E2E_SECRET_KEY;
   if (key) {
     // The same signing with a future `exp` is accepted, so the 401 below is the expiry alone.
-    const fresh = await me({ auth: signedToken(String(user.id), key, 600) });
+    const fresh = await getMe({ auth: signedToken(String(user.id), key, 600) });
     equal(fresh.response.status, 200, 'self-signed valid token status');
-    const expired = await me({ auth: signedToken(String(user.id), key, -3600) });
+    const expired = await getMe({ auth: signedToken(String(user.id), key, -3600) });
     equal(expired.response.status, 401, 'expired token status');
     equal(detailOf(expired.error), 'Could not validate credentials', 'expired token detail');
     console.log('ok  expired token -> 401 (the same token unexpired -> 200)');
@@ -139,7 +148,7 @@ async function main(): Promise<void> {
   }
 
   // The token still works after all that: the failures above changed nothing.
-  equal((await me()).data?.email, email, '/me after the failures');
+  equal((await getMe()).data?.email, email, '/me after the failures');
 
   await checkVideos();
   console.log('all end-to-end checks passed');
