@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run worker test lint migrate openapi fuzz client-test test-browser bench test-postgres clean
+.PHONY: run worker test lint migrate openapi fuzz client-test client-test-python openapi-lint test-browser bench test-postgres clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -47,6 +47,9 @@ fuzz: $(VENV)/.dev  ## schemathesis against the app's own OpenAPI document
 
 client-test: $(VENV)/.runtime  ## generate the TypeScript SDK and run it against a live server
 	bash clients/typescript/run-e2e.sh
+
+openapi-lint:  ## Redocly CLI's lint of openapi.json (Node 20.19+)
+	bash tools/openapi-lint/lint.sh
 
 test-browser: $(VENV)/.dev  ## /docs and /redoc in headless Chromium (installs chromium if missing)
 	@command -v chromium >/dev/null || { echo "chromium missing: apt-get install chromium"; \
