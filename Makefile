@@ -33,8 +33,8 @@ test: $(VENV)/.dev  ## the whole test suite (in-memory SQLite; SQLite files for 
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev  ## ruff: lint rules and formatting
-	$(BIN)/ruff check app alembic tests scripts bench
-	$(BIN)/ruff format --check app alembic tests scripts bench
+	$(BIN)/ruff check app alembic tests scripts bench clients/python
+	$(BIN)/ruff format --check app alembic tests scripts bench clients/python
 
 migrate: $(VENV)/.runtime  ## apply migrations as a separate release step
 	$(BIN)/alembic upgrade head
@@ -47,6 +47,9 @@ fuzz: $(VENV)/.dev  ## schemathesis against the app's own OpenAPI document
 
 client-test: $(VENV)/.runtime  ## generate the TypeScript SDK and run it against a live server
 	bash clients/typescript/run-e2e.sh
+
+client-test-python: $(VENV)/.runtime  ## generate a Python client and run it against a live server
+	PYTHON=$(PYTHON) bash clients/python/run-e2e.sh
 
 openapi-lint:  ## Redocly CLI's lint of openapi.json (Node 20.19+)
 	bash tools/openapi-lint/lint.sh

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# with-live-server.sh COMMAND [ARGS...]: run COMMAND against a real uvicorn server of the app.
+#
+# The server listens on 127.0.0.1 on a free port, on a throwaway SQLite database, media folder
+# and queue, and is stopped by its process id when COMMAND ends. COMMAND sees API_BASE_URL,
+# E2E_SECRET_KEY (the server's key), E2E_EXPECTED_CREDITS (its DEFAULT_CREDITS) and
+# E2E_VIDEO_FILE (a short MP4 generated now; test media is never committed). Used by the
+# generated-client end-to-end checks (make client-test, make client-test-python).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="$ROOT/.venv/bin/python"
+[[ -x "$PYTHON" ]] || { echo "with-live-server: $PYTHON missing; run it through make" >&2; exit 1; }
+
+TMP="$(mktemp -d)"
+SERVER_PID=""
+cleanup() {
+  local status=$?
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [[ $status -ne 0 && -s "$TMP/server.log" ]]; then
+    echo "---- server log (last 40 lines)" >&2
+    tail -n 40 "$TMP/server.log" >&2
+  fi
+  rm -rf "$TMP"
+  exit "$status"
+}
+trap cleanup EXIT
+
+PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+BASE_URL="http://127.0.0.1:$PORT"
+SECRET_KEY="e2e-$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))')"
+CREDITS=3
+
+echo "== uvicorn on $BASE_URL, database $TMP/app.db"
+(cd "$ROOT" && "$PYTHON" -c 'import sys; from pathlib import Path; from tests.media import mp4; mp4(Path(sys.argv[1]))' \
+  "$TMP/clip.mp4")
+(
+  cd "$ROOT"
+  MEDIA_ROOT="$TMP/media" QUEUE_URL="sqlite:///$TMP/queue.db" DATABASE_URL="sqlite:///$TMP/app.db" SECRET_KEY="$SECRET_KEY" BCRYPT_ROUNDS=4 \
+    DEFAULT_CREDITS="$CREDITS" ENVIRONMENT=development MIGRATE_ON_STARTUP=true CORS_ORIGINS="" \
+    exec "$ROOT/.venv/bin/uvicorn" app.main:app --host 127.0.0.1 --port "$PORT" --no-access-log
+) >"$TMP/server.log" 2>&1 &
+SERVER_PID=$!
+
+for attempt in $(seq 300); do
+  kill -0 "$SERVER_PID" 2>/dev/null || { echo "with-live-server: uvicorn exited before answering" >&2; exit 1; }
+  # No proxy, whatever the environment says: the server is on loopback.
+  if "$PYTHON" -c 'import sys, urllib.request as u; u.build_opener(u.ProxyHandler({})).open(sys.argv[1], timeout=1)' \
+    "$BASE_URL/health" 2>/dev/null; then
+    break
+  fi
+  [[ $attempt -lt 300 ]] || { echo "with-live-server: no answer from $BASE_URL/health within 30 s" >&2; exit 1; }
+  sleep 0.1
+done
+
+API_BASE_URL="$BASE_URL" E2E_SECRET_KEY="$SECRET_KEY" E2E_EXPECTED_CREDITS="$CREDITS" \
+  E2E_VIDEO_FILE="$TMP/clip.mp4" "$@"
