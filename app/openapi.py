@@ -4,6 +4,8 @@ Operation ids are the camelCase of the route function's name (`get_me` -> `getMe
 functions are named as verb phrases and ids stay stable. Operations without a security
 requirement say `security: []` (public). FastAPI's hard-coded validation-error schemas are
 replaced by ones with descriptions and without `input`, which the 422 body never carries.
+Error responses are documented as the JSON they are, and a server-sent event stream without
+OpenAPI 3.2's `itemSchema`, which a 3.1 document may not contain.
 """
 
 from typing import Any
@@ -71,6 +73,12 @@ VALIDATION_SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+EVENT_STREAM_SCHEMA = {
+    "type": "string",
+    "description": "Server-sent events (`event`, `id` and `data` lines, a blank line after each).",
+}
+
+
 def operation_id(route: APIRoute) -> str:
     """`get_me` -> `getMe`, `login_with_form` -> `loginWithForm`."""
     first, *rest = route.name.split("_")
@@ -87,9 +95,22 @@ def install(app: FastAPI) -> None:
             for path in document["paths"].values():
                 for operation in path.values():
                     operation.setdefault("security", [])
+                    for code, response in operation["responses"].items():
+                        _fix_content(code, response.get("content", {}))
             schemas = document.get("components", {}).get("schemas", {})
             if "HTTPValidationError" in schemas:
                 schemas.update(VALIDATION_SCHEMAS)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _fix_content(code: str, content: dict[str, Any]) -> None:
+    # An error is always JSON, even from a route whose success is a stream or a file.
+    if code[0] in "45" and "application/json" in content:
+        for media_type in [name for name in content if name != "application/json"]:
+            del content[media_type]
+    for media in content.values():
+        if "itemSchema" in media:
+            del media["itemSchema"]
+            media["schema"] = EVENT_STREAM_SCHEMA
