@@ -209,6 +209,7 @@ StorageDep = Annotated[LocalStorage, Depends(get_storage)]
 WorkerDep = Annotated[Worker, Depends(get_worker)]
 
 ERROR_DETAIL_SCHEMA = {"$ref": "#/components/schemas/ErrorDetail"}
+JPEG = {"type": "string", "format": "binary", "description": "The JPEG image's bytes"}
 VIDEO_NOT_FOUND = {404: _error("No such video (or not yours)")}
 JOB_NOT_FOUND = {404: _error("No such job (or not yours)")}
 
@@ -417,7 +418,7 @@ async def delete_video(video: OwnedVideo, session: SessionDep, storage: StorageD
     summary="The video's JPEG thumbnail",
     response_class=FileResponse,
     responses={
-        200: {"content": {"image/jpeg": {}}, "description": "The thumbnail"},
+        200: {"content": {"image/jpeg": {"schema": JPEG}}, "description": "The thumbnail"},
         **BAD_TOKEN,
         404: _error("No such video, or no thumbnail yet"),
     },

@@ -5,7 +5,9 @@ functions are named as verb phrases and ids stay stable. Operations without a se
 requirement say `security: []` (public). FastAPI's hard-coded validation-error schemas are
 replaced by ones with descriptions and without `input`, which the 422 body never carries.
 Error responses are documented as the JSON they are, and a server-sent event stream without
-OpenAPI 3.2's `itemSchema`, which a 3.1 document may not contain.
+OpenAPI 3.2's `itemSchema`, which a 3.1 document may not contain. A request body written out
+by hand with a `title` (the multipart upload) becomes a named schema, so generated clients get
+that name rather than one made up from the operation's.
 """
 
 from typing import Any
@@ -92,17 +94,26 @@ def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = generate()
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas.update(VALIDATION_SCHEMAS)
             for path in document["paths"].values():
                 for operation in path.values():
                     operation.setdefault("security", [])
                     for code, response in operation["responses"].items():
                         _fix_content(code, response.get("content", {}))
-            schemas = document.get("components", {}).get("schemas", {})
-            if "HTTPValidationError" in schemas:
-                schemas.update(VALIDATION_SCHEMAS)
+                    for media in operation.get("requestBody", {}).get("content", {}).values():
+                        _name_schema(media, schemas)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _name_schema(media: dict[str, Any], schemas: dict[str, Any]) -> None:
+    schema = media.get("schema", {})
+    if "$ref" not in schema and "title" in schema:
+        assert schemas.setdefault(schema["title"], schema) == schema, schema["title"]
+        media["schema"] = {"$ref": f"#/components/schemas/{schema['title']}"}
 
 
 def _fix_content(code: str, content: dict[str, Any]) -> None:

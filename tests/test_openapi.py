@@ -233,8 +233,11 @@ def test_video_and_job_operations_need_the_bearer_and_document_their_errors(clie
 
 
 def test_the_upload_documents_its_multipart_file_field(client: TestClient):
-    upload = operations(client.app.openapi())["uploadVideo"]
-    schema = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    document = client.app.openapi()
+    upload = operations(document)["uploadVideo"]
+    body = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert body == {"$ref": "#/components/schemas/VideoUpload"}  # a name, for generated clients
+    schema = document["components"]["schemas"]["VideoUpload"]
     assert schema["required"] == ["file"]
     assert schema["properties"]["file"]["format"] == "binary"
     assert error_schema(upload, "422") == VALIDATION_ERROR

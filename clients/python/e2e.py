@@ -8,12 +8,16 @@ Exits non-zero on the first failed check.
 
 import os
 import sys
+import time
 import uuid
+from pathlib import Path
 
 from video_ai_client import AuthenticatedClient, Client
 from video_ai_client.api.auth import login, login_with_form, register
 from video_ai_client.api.health import get_health
+from video_ai_client.api.jobs import get_job, list_video_jobs
 from video_ai_client.api.users import get_me
+from video_ai_client.api.videos import get_video, get_video_thumbnail, upload_video
 from video_ai_client.models import (
     ErrorDetail,
     HealthStatus,
@@ -23,7 +27,10 @@ from video_ai_client.models import (
     UserCreate,
     UserLogin,
     UserRead,
+    VideoSourceRead,
+    VideoUpload,
 )
+from video_ai_client.types import File
 
 
 def check(condition: bool, message: str) -> None:
@@ -92,7 +99,46 @@ def main() -> None:
     anonymous = get_me.sync_detailed(client=AuthenticatedClient(base_url=base_url, token="x.y.z"))
     check(anonymous.status_code == 401, f"garbage token: {anonymous.status_code}")
     print("ok  garbage token -> 401")
+
+    video_file = os.environ.get("E2E_VIDEO_FILE")
+    if video_file:
+        check_upload(authed, Path(video_file))
+    else:
+        print("--  upload skipped (E2E_VIDEO_FILE not set)")
     print("all Python client checks passed")
+
+
+def check_upload(client: AuthenticatedClient, path: Path) -> None:
+    """Upload the clip, wait for its ingest job to make it ready, fetch its thumbnail."""
+    with path.open("rb") as clip:
+        file = File(payload=clip, file_name=path.name, mime_type="video/mp4")
+        uploaded = upload_video.sync_detailed(client=client, body=VideoUpload(file=file))
+    check(uploaded.status_code == 201, f"POST /videos/upload: {uploaded.status_code}")
+    video = uploaded.parsed
+    check(isinstance(video, VideoSourceRead), f"upload body: {video}")
+    check(video.filename == path.name and video.size_bytes == path.stat().st_size, str(video))
+    check(uploaded.headers["location"] == f"/videos/{video.id}", "Location header")
+    print(f"ok  uploadVideo -> id {video.id}, {video.status.value}")
+
+    deadline = time.monotonic() + 60
+    while video.status.value == "processing" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        video = get_video.sync(video.id, client=client)
+        check(isinstance(video, VideoSourceRead), f"GET /videos/{{id}}: {video}")
+    check(video.status.value == "ready", f"video status: {video.status}, error: {video.error}")
+    check(video.width == 320 and video.height == 240 and video.has_audio is True, str(video))
+    print(f"ok  getVideo: ready, {video.width}x{video.height}, {video.video_codec}")
+
+    jobs = list_video_jobs.sync(video.id, client=client)
+    check(jobs is not None and len(jobs.data) == 1, f"GET /videos/{{id}}/jobs: {jobs}")
+    job = get_job.sync(jobs.data[0].id, client=client)
+    check(job.status.value == "succeeded" and job.progress == 1.0, f"ingest job: {job}")
+    print("ok  listVideoJobs, getJob: the ingest job succeeded")
+
+    thumbnail = get_video_thumbnail.sync(video.id, client=client)
+    check(isinstance(thumbnail, File), f"GET /videos/{{id}}/thumbnail: {thumbnail}")
+    check(thumbnail.payload.read(3) == b"\xff\xd8\xff", "the thumbnail is a JPEG")
+    print("ok  getVideoThumbnail: a JPEG")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 echo "== openapi-python-client generate from ../../openapi.json"
 # PATH: the generator formats its output with the ruff of its own venv.
-PATH="$VENV/bin:$PATH" "$VENV/bin/openapi-python-client" generate \
+PATH="$VENV/bin:$PATH" "$VENV/bin/openapi-python-client" generate --config "$HERE/config.yaml" \
   --path "$ROOT/openapi.json" --output-path "$OUT/video_ai_client" --meta none --fail-on-warning
 
 echo "== e2e.py against a live server"
