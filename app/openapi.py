@@ -112,7 +112,8 @@ def install(app: FastAPI) -> None:
 def _name_schema(media: dict[str, Any], schemas: dict[str, Any]) -> None:
     schema = media.get("schema", {})
     if "$ref" not in schema and "title" in schema:
-        assert schemas.setdefault(schema["title"], schema) == schema, schema["title"]
+        if schemas.setdefault(schema["title"], schema) != schema:
+            raise ValueError(f"two different schemas are named {schema['title']}")
         media["schema"] = {"$ref": f"#/components/schemas/{schema['title']}"}
 
 
