@@ -60,7 +60,9 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     if exc.status_code == 405:
         # Starlette's Allow names the methods of the first route with this path only; a path
         # served by several routes (GET and DELETE /videos/{id}) needs all of them.
-        exc.headers = {"Allow": ", ".join(allowed_methods(request))}
+        # (Routes outside app.api, such as /docs, keep Starlette's own Allow.)
+        if methods := allowed_methods(request):
+            exc.headers = {"Allow": ", ".join(methods)}
     return await http_exception_handler(request, exc)
 
 
