@@ -1,7 +1,7 @@
 """The HTTP routes. Each parses, calls crud, and shapes the answer; rules live elsewhere."""
 
-from collections.abc import AsyncIterable
-from typing import Annotated, Any
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Annotated, Any, BinaryIO
 
 import anyio
 from fastapi import (
@@ -18,7 +18,7 @@ from fastapi import (
 )
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import OAuth2PasswordBearer
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import AfterValidator
@@ -48,7 +48,7 @@ from app.models import (
     VideoSourceRead,
 )
 from app.security import PasswordHasher, create_access_token, user_id_from_token
-from app.storage import THUMBNAIL, LocalStorage, video_key
+from app.storage import THUMBNAIL, Storage, video_key
 from app.worker import Worker
 
 BEARER = {"WWW-Authenticate": "Bearer"}
@@ -62,6 +62,7 @@ def _error(description: str) -> dict[str, Any]:
 BAD_CREDENTIALS = {401: _error("Wrong email or password"), 403: _error("Inactive user")}
 BAD_TOKEN = {401: _error("Missing, invalid or expired token"), 403: _error("Inactive user")}
 TOO_LARGE = {413: _error(f"Request body larger than {MAX_BODY_BYTES // 1024} KiB")}
+STORE_DOWN = {503: _error("The object store is unavailable; try again later (see Retry-After)")}
 
 
 # async: they only read app.state, and FastAPI would run a plain `def` dependency in the
@@ -197,7 +198,7 @@ async def get_me(user: CurrentUser) -> User:
 # ---- Phase 2: videos and jobs (../shared/contract-videos.md, docs/phase-2-videos.md)
 
 
-async def get_storage(request: Request) -> LocalStorage:
+async def get_storage(request: Request) -> Storage:
     return request.app.state.storage
 
 
@@ -205,7 +206,7 @@ async def get_worker(request: Request) -> Worker:
     return request.app.state.worker
 
 
-StorageDep = Annotated[LocalStorage, Depends(get_storage)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
 WorkerDep = Annotated[Worker, Depends(get_worker)]
 
 ERROR_DETAIL_SCHEMA = {"$ref": "#/components/schemas/ErrorDetail"}
@@ -309,6 +310,7 @@ TOO_MANY_INGESTS = {429: _error("Too many videos processing at once (see Retry-A
             },
         },
         **TOO_MANY_INGESTS,
+        **STORE_DOWN,
     },
 )
 async def upload_video(
@@ -336,7 +338,7 @@ async def upload_video(
             ),
         )
     finally:
-        received.pending.abort()  # a no-op once the file moved into place
+        await run_in_threadpool(received.pending.abort)  # a no-op once it is in place
     await run_in_threadpool(worker.queue.enqueue, job.id)
     response.headers["Location"] = f"/videos/{video.id}"
     return video
@@ -406,7 +408,7 @@ async def get_video(video: OwnedVideo) -> VideoSource:
     tags=["videos"],
     summary="Delete a video, its files and its jobs",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**BAD_TOKEN, **VIDEO_NOT_FOUND},
+    responses={**BAD_TOKEN, **VIDEO_NOT_FOUND, **STORE_DOWN},
 )
 async def delete_video(video: OwnedVideo, session: SessionDep, storage: StorageDep) -> None:
     await run_in_threadpool(crud.delete_video, session, video, storage)
@@ -421,13 +423,31 @@ async def delete_video(video: OwnedVideo, session: SessionDep, storage: StorageD
         200: {"content": {"image/jpeg": {"schema": JPEG}}, "description": "The thumbnail"},
         **BAD_TOKEN,
         404: _error("No such video, or no thumbnail yet"),
+        **STORE_DOWN,
     },
 )
-async def get_video_thumbnail(video: OwnedVideo, storage: StorageDep) -> FileResponse:
-    key = video_key(video.id, THUMBNAIL)
-    if not video.has_thumbnail or not storage.exists(key):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Thumbnail not found")
-    return FileResponse(storage.local_path(key), media_type="image/jpeg")
+async def get_video_thumbnail(video: OwnedVideo, storage: StorageDep) -> StreamingResponse:
+    # Streamed through the API from either backend, not a redirect to a presigned URL: the
+    # same authorization and URL whatever the store, and a bucket only the servers reach.
+    not_found = HTTPException(status.HTTP_404_NOT_FOUND, detail="Thumbnail not found")
+    if not video.has_thumbnail:
+        raise not_found
+    try:
+        stream, size = await run_in_threadpool(storage.open, video_key(video.id, THUMBNAIL))
+    except FileNotFoundError:
+        raise not_found from None
+    return StreamingResponse(
+        _chunks(stream), media_type="image/jpeg", headers={"Content-Length": str(size)}
+    )
+
+
+async def _chunks(stream: BinaryIO, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    """A stored object's bytes, read on a worker thread a chunk at a time, then closed."""
+    try:
+        while chunk := await run_in_threadpool(stream.read, size):
+            yield chunk
+    finally:
+        stream.close()
 
 
 @router.get(

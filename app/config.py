@@ -56,6 +56,19 @@ class Settings(BaseSettings):
     link_connect_timeout_seconds: float = Field(default=10, gt=0)
     link_read_timeout_seconds: float = Field(default=30, gt=0)
     link_download_timeout_seconds: float = Field(default=3600, gt=0)  # the whole download
+    # Where video files live: `local` (files under media_root, one machine) or `s3` (an
+    # S3-compatible bucket shared by API and worker processes on any machine).
+    storage_backend: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    # None: AWS itself; http://minio:9000 (or any S3-compatible server) otherwise.
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    # None: boto3's usual credential chain (AWS_* variables, a profile, an instance role).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: Literal["path", "virtual", "auto"] = "path"
+    # Connect and read timeout of one S3 request: a store that is down answers 503 soon.
+    s3_timeout_seconds: float = Field(default=10, gt=0)
     # The queue that carries job ids to workers: sqlite:///<file> (embedded, no server),
     # memory:// (one process only) or redis://host:port/db.
     queue_url: str = "sqlite:///./queue.db"
@@ -73,6 +86,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _require_bucket_for_s3(self) -> "Settings":
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ValueError("S3_BUCKET is required when STORAGE_BACKEND=s3")
+        return self
 
     @model_validator(mode="after")
     def _require_strong_key_in_production(self) -> "Settings":

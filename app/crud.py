@@ -1,6 +1,7 @@
 """Data access: plain functions that take a Session and plain values and return models."""
 
 import base64
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,9 @@ from app.models import (
     normalize_email,
 )
 from app.security import PasswordHasher
-from app.storage import SOURCE, LocalStorage, PendingObject, video_key
+from app.storage import SOURCE, PendingObject, Storage, StorageUnavailable, video_key
+
+logger = logging.getLogger("app")
 
 
 def create_user(
@@ -104,7 +107,7 @@ def create_uploaded_video(
     filename: str | None,
     pending: PendingObject,
     content_type: str,
-    storage: LocalStorage,
+    storage: Storage,
 ) -> tuple[VideoSource, ProcessingJob]:
     """The video row, its ingest job, and the file moved under the video's id, all or nothing."""
     video = VideoSource(
@@ -175,12 +178,19 @@ def list_videos(
     return _page(session, query.order_by(col(VideoSource.id).desc()), limit)
 
 
-def delete_video(session: Session, video: VideoSource, storage: LocalStorage) -> None:
-    """The row goes (its jobs with it: a running one stops at its next checkpoint), then the
-    files; a worker that finishes after this finds no row and removes what it wrote."""
+def delete_video(session: Session, video: VideoSource, storage: Storage) -> None:
+    """The files go, then the row (its jobs with it: a running one stops at its next
+    checkpoint), then the files again: a thumbnail a worker stored meanwhile. A store that is
+    down raises StorageUnavailable before anything changed; a worker that finishes after this
+    finds no row and removes what it wrote."""
+    video_id = video.id
+    storage.delete_video(video_id)
     session.delete(video)
     session.commit()
-    storage.delete_video(video.id)
+    try:
+        storage.delete_video(video_id)
+    except StorageUnavailable:
+        logger.warning("Objects of deleted video %s may remain", video_id, exc_info=True)
 
 
 def get_job(session: Session, *, user_id: int, job_id: int) -> ProcessingJob | None:

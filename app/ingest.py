@@ -25,16 +25,19 @@ def ingest(ctx: "JobContext") -> dict[str, Any]:
     if video.origin == "link" and not ctx.storage.exists(video_key(video.id, SOURCE)):
         download(ctx)
     ctx.checkpoint("probing", PROBING_AT)
-    source = ctx.storage.local_path(video_key(video.id, SOURCE))
-    metadata = media.probe(
-        source,
-        ctx.sandbox,
-        max_seconds=settings.max_video_seconds,
-        max_side=settings.max_video_side,
-    )
-    ctx.checkpoint("thumbnail", THUMBNAIL_AT)
-    duration = metadata["duration_seconds"] or 0.0
-    with tempfile.TemporaryDirectory(prefix="thumbnail-") as scratch:
+    # The stored file itself on local storage; a copy in a scratch directory from a bucket.
+    with (
+        ctx.storage.fetch(video_key(video.id, SOURCE)) as source,
+        tempfile.TemporaryDirectory(prefix="thumbnail-") as scratch,
+    ):
+        metadata = media.probe(
+            source,
+            ctx.sandbox,
+            max_seconds=settings.max_video_seconds,
+            max_side=settings.max_video_side,
+        )
+        ctx.checkpoint("thumbnail", THUMBNAIL_AT)
+        duration = metadata["duration_seconds"] or 0.0
         output = Path(scratch) / THUMBNAIL
         # A frame a little way in says more than the first one (often black).
         media.thumbnail(source, output, ctx.sandbox, at_seconds=min(duration * 0.1, 10.0))

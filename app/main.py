@@ -20,7 +20,7 @@ from app.api import router
 from app.config import Settings
 from app.limits import BodySizeLimit
 from app.security import PasswordHasher
-from app.storage import LocalStorage
+from app.storage import StorageUnavailable, make_storage
 from app.worker import Worker
 
 logger = logging.getLogger("app")
@@ -46,6 +46,13 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> Resp
     # ensure_ascii: a message quoting a lone surrogate still renders (as an escape).
     body = json.dumps({"detail": jsonable_encoder(errors)}, ensure_ascii=True, allow_nan=False)
     return Response(body, status_code=422, media_type="application/json")
+
+
+async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:
+    """The object store is down: the client tries again later; nothing was kept half-way."""
+    logger.warning("Object store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    detail = "The object store is unavailable; try again later"
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "10"})
 
 
 FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
@@ -85,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db.migrate(engine)
         # Built here, not at import: the queue creates its file, and importing app.main
         # touches nothing on disk.
-        storage = LocalStorage(settings.media_root)
+        storage = make_storage(settings)
         app.state.storage = storage
         app.state.worker = worker = Worker(engine, settings, storage)
         if settings.embedded_worker:
@@ -119,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app)
     docs_ui.install(app)
     app.add_exception_handler(Exception, unexpected_error)
+    app.add_exception_handler(StorageUnavailable, storage_unavailable)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_middleware(BodySizeLimit, streamed=frozenset({"/videos/upload"}))

@@ -51,8 +51,15 @@ class JobQueue:
         self._task = self.huey.task(name="run_job")(run_job)
         self._consumer: Consumer | None = None
 
-    def enqueue(self, job_id: int) -> None:
-        self._task(job_id)
+    def enqueue(self, job_id: int) -> bool:
+        """Send "look at job N"; False when the queue cannot take it (a Redis server that is
+        down): the job stays `queued` in the database and the reaper sends it again later."""
+        try:
+            self._task(job_id)
+        except Exception:
+            logger.warning("Could not enqueue job %s; the reaper will resend it", job_id)
+            return False
+        return True
 
     def _consumer_options(self, concurrency: int) -> dict:
         return {

@@ -1,26 +1,82 @@
-"""Where video files live: named by id under MEDIA_ROOT, never by the client's file name.
+"""Where video files live: named by id (`videos/{id}/...`), never by the client's file name.
 
-One small interface, so an object store can take the place of the local disk:
-`writer()` streams a new object (atomic: a temporary file renamed into place on commit, gone on
-abort), `local_path()` gives the worker a file to open, `exists()`, `delete_video()`.
+Two backends with one interface, picked by STORAGE_BACKEND: `LocalStorage` (files under
+MEDIA_ROOT, the default) and `S3Storage` (app/s3.py: an S3-compatible bucket, for API and worker
+processes on several machines).
+
+- `writer()` streams a new object; `commit(pending, key)` puts it in place (all or nothing),
+  `pending.abort()` leaves nothing behind.
+- `put_file(path, key)` stores a file a worker made (a thumbnail).
+- `fetch(key)` is a context manager giving a local file to open with FFmpeg: the stored file
+  itself on disk, a copy in a scratch directory (removed afterwards) from a bucket.
+- `open(key)` reads an object for a response; `exists`, `delete`, `delete_video`.
+
+A store that cannot be reached raises `StorageUnavailable` (the API answers 503).
 """
 
 import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 SOURCE = "source"
 THUMBNAIL = "thumbnail.jpg"
+
+
+class StorageUnavailable(Exception):
+    """The object store did not answer (or answered with a server error): try again later."""
 
 
 def video_key(video_id: int, name: str) -> str:
     return f"videos/{video_id}/{name}"
 
 
-class PendingObject:
-    """An object being written: bytes go to a temporary file while their SHA-256 is computed."""
+def video_prefix(video_id: int) -> str:
+    return f"videos/{video_id}/"
+
+
+class PendingObject(Protocol):
+    """An object being written: chunks hashed (SHA-256) and counted on the way."""
+
+    size: int
+
+    def write(self, data: bytes | memoryview) -> None: ...
+    def write_all(self, pieces: list[memoryview]) -> None: ...
+    @property
+    def sha256(self) -> str: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class Storage(Protocol):
+    def writer(self) -> PendingObject: ...
+    def commit(self, pending: PendingObject, key: str) -> None: ...
+    def put_file(self, source: Path, key: str) -> None: ...
+    def fetch(self, key: str) -> AbstractContextManager[Path]: ...
+    def open(self, key: str) -> tuple[BinaryIO, int]: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+    def delete_video(self, video_id: int) -> None: ...
+
+
+def make_storage(settings: "Settings") -> Storage:
+    """The backend the settings name (boto3 is imported only when S3 is used)."""
+    if settings.storage_backend == "s3":
+        from app.s3 import S3Storage
+
+        return S3Storage.from_settings(settings)
+    return LocalStorage(settings.media_root)
+
+
+class LocalPending:
+    """A local object being written: bytes go to a temporary file, renamed into place."""
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
@@ -58,11 +114,12 @@ class LocalStorage:
         self.root = root.resolve()
         self._incoming = self.root / "incoming"
 
-    def writer(self) -> PendingObject:
-        return PendingObject(self._incoming)
+    def writer(self) -> LocalPending:
+        return LocalPending(self._incoming)
 
     def commit(self, pending: PendingObject, key: str) -> None:
         """Move a finished object into place under its key (a rename: all or nothing)."""
+        assert isinstance(pending, LocalPending)
         pending.close()
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -76,8 +133,14 @@ class LocalStorage:
         shutil.copyfile(source, temporary)
         os.replace(temporary, target)
 
-    def local_path(self, key: str) -> Path:
-        return self._path(key)
+    @contextmanager
+    def fetch(self, key: str) -> Iterator[Path]:
+        """The stored file itself: nothing to download on one machine."""
+        yield self._path(key)
+
+    def open(self, key: str) -> tuple[BinaryIO, int]:
+        file = self._path(key).open("rb")  # FileNotFoundError when it is not there
+        return file, os.fstat(file.fileno()).st_size
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -20,7 +20,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
 from app import media
-from app.storage import LocalStorage, PendingObject
+from app.storage import PendingObject, Storage
 
 FIELD = "file"
 WRITE_CHUNK = 1024 * 1024  # bytes handed to a worker thread at a time
@@ -62,7 +62,7 @@ def display_name(raw: bytes | None) -> str | None:
 class _FilePart:
     """Collects the parser's callbacks for one request; the file's bytes go to `pending`."""
 
-    def __init__(self, storage: LocalStorage, max_bytes: int) -> None:
+    def __init__(self, storage: Storage, max_bytes: int) -> None:
         self.storage = storage
         self.max_bytes = max_bytes
         self.pending: PendingObject | None = None
@@ -138,7 +138,8 @@ class _FilePart:
             self.content_type = media.sniff(b"".join(self._pieces)[: media.SNIFF_BYTES])
             if self.content_type is None:
                 raise UNSUPPORTED
-            self.pending = self.storage.writer()
+            # A worker thread: an object store's writer starts its upload over the network.
+            self.pending = await run_in_threadpool(self.storage.writer)
         if self.pending is None or (self._buffered < WRITE_CHUNK and not final):
             return
         await self.wait_for_write()
@@ -157,10 +158,10 @@ class _FilePart:
         with contextlib.suppress(Exception):
             await self.wait_for_write()
         if self.pending is not None:
-            self.pending.abort()
+            await run_in_threadpool(self.pending.abort)
 
 
-async def receive_video(request: Request, storage: LocalStorage, *, max_bytes: int) -> Received:
+async def receive_video(request: Request, storage: Storage, *, max_bytes: int) -> Received:
     """Stream the `file` field to a pending object; 413, 415 or 422 with nothing kept."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes + OTHER_PARTS_MAX:
@@ -181,6 +182,8 @@ async def receive_video(request: Request, storage: LocalStorage, *, max_bytes: i
         if not part.finished:
             raise _missing_file("The multipart body ended before its closing boundary")
         await part.flush(final=True)
+        assert part.pending is not None and part.content_type is not None
+        await run_in_threadpool(part.pending.close)  # an object store's last part goes here
     except ClientDisconnect:
         await part.abort()
         # Nobody reads this answer; it keeps a client that left out of the error log.
@@ -191,6 +194,4 @@ async def receive_video(request: Request, storage: LocalStorage, *, max_bytes: i
     except BaseException:  # 413, 415, a client that went away: no file is left behind
         await part.abort()
         raise
-    assert part.pending is not None and part.content_type is not None
-    part.pending.close()
     return Received(part.pending, part.filename, part.content_type)

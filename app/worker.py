@@ -18,7 +18,7 @@ from app import jobs, media
 from app.config import Settings
 from app.models import ProcessingJob, VideoSource
 from app.queue import JobQueue
-from app.storage import LocalStorage
+from app.storage import Storage, StorageUnavailable, make_storage
 
 logger = logging.getLogger("app.worker")
 
@@ -84,7 +84,7 @@ def job_kinds() -> dict[str, JobFunction]:
 
 
 class Worker:
-    def __init__(self, engine: Engine, settings: Settings, storage: LocalStorage) -> None:
+    def __init__(self, engine: Engine, settings: Settings, storage: Storage) -> None:
         self.engine = engine
         self.settings = settings
         self.storage = storage
@@ -132,6 +132,12 @@ class Worker:
             if self.stopping.is_set():  # shutting down: give the job back for the next start
                 self._transition(lambda s: jobs.release(s, job.id, token), enqueue=job.id)
             return False
+        except StorageUnavailable:
+            # The object store is away: not the job's fault, not an attempt. The job waits in
+            # `queued`; the reaper resends it after JOB_LEASE_SECONDS.
+            logger.warning("Job %s waits: the object store is unavailable", job.id)
+            self._transition(lambda s: jobs.release(s, job.id, token))
+            return False
         except media.MediaError as error:
             code, message = error.code, error.message
             self._transition(lambda s: jobs.fail(s, job, token, code, message))
@@ -176,12 +182,15 @@ class Worker:
     def _clean_up(self, context: JobContext) -> None:
         """After a run that did not succeed: no object it wrote stays, and nothing at all of a
         video deleted meanwhile."""
-        for key in context.stored:
-            self.storage.delete(key)
-        with Session(self.engine) as session:
-            gone = session.get(VideoSource, context.video.id) is None
-        if gone:
-            self.storage.delete_video(context.video.id)
+        try:
+            for key in context.stored:
+                self.storage.delete(key)
+            with Session(self.engine) as session:
+                gone = session.get(VideoSource, context.video.id) is None
+            if gone:
+                self.storage.delete_video(context.video.id)
+        except StorageUnavailable:
+            logger.warning("Could not clean up after job %s", context.job.id, exc_info=True)
 
     # ---- the reaper ------------------------------------------------------------------------
 
@@ -239,7 +248,7 @@ def main() -> None:
     engine = db.make_engine(settings)
     if settings.migrate_on_startup:
         db.migrate(engine)
-    worker = Worker(engine, settings, LocalStorage(settings.media_root))
+    worker = Worker(engine, settings, make_storage(settings))
     logger.info("Worker: %s threads on %s", settings.worker_concurrency, settings.queue_url)
     worker.run_forever()
 

@@ -1,0 +1,229 @@
+"""Video files in an S3-compatible bucket (AWS S3, MinIO, ...): boto3, the only module that knows it.
+
+Same interface as `LocalStorage` (app/storage.py). An upload streams into a multipart upload
+under `incoming/<random>` in parts of PART_SIZE (never whole in memory); its commit copies it
+server-side to `videos/{id}/source` (the key is known only once the row has its id) and deletes
+the incoming object. Workers `fetch` objects into a scratch directory for FFmpeg. Errors that
+mean "the store is not answering" become `StorageUnavailable`.
+"""
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+
+import boto3
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from app.storage import PendingObject, StorageUnavailable, video_prefix
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+logger = logging.getLogger("app")
+
+PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB; boto3's own default is 8 MiB
+INCOMING = "incoming/"
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+T = TypeVar("T")
+
+
+def _call(operation: Callable[[], T]) -> T:
+    """Run one S3 call; connection failures, timeouts and 5xx answers -> StorageUnavailable."""
+    try:
+        return operation()
+    except ClientError as error:
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in _MISSING:
+            raise FileNotFoundError(code) from error
+        if status >= 500 or code in {"SlowDown", "ServiceUnavailable", "RequestTimeout"}:
+            raise StorageUnavailable(f"object store error {code}") from error
+        raise
+    except (BotoCoreError, S3UploadFailedError) as error:  # no connection, timeout, reset
+        raise StorageUnavailable(str(error)) from error
+
+
+class S3Pending:
+    """An upload in progress: a multipart upload fed in PART_SIZE parts, hashed on the way."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+        self.key = f"{INCOMING}{uuid.uuid4().hex}"
+        self._sha256 = hashlib.sha256()
+        self._buffer = bytearray()
+        self._parts: list[dict[str, Any]] = []
+        self.size = 0
+        self.completed = False
+        self.committed = False
+        created = _call(lambda: client.create_multipart_upload(Bucket=bucket, Key=self.key))
+        self._upload_id: str | None = created["UploadId"]
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._sha256.update(data)
+        self._buffer += data
+        self.size += len(data)
+        if len(self._buffer) >= PART_SIZE:
+            self._send_part()
+
+    def write_all(self, pieces: list[memoryview]) -> None:
+        for piece in pieces:
+            self.write(piece)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
+    def _send_part(self) -> None:
+        number = len(self._parts) + 1
+        body = bytes(self._buffer)
+        self._buffer.clear()
+        answer = _call(
+            lambda: self._client.upload_part(
+                Bucket=self._bucket,
+                Key=self.key,
+                UploadId=self._upload_id,
+                PartNumber=number,
+                Body=body,
+            )
+        )
+        self._parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+
+    def close(self) -> None:
+        """Send the last part and complete the upload: the object exists under `key`."""
+        if self.completed or self._upload_id is None:
+            return
+        if self._buffer or not self._parts:  # the last part may be small (or empty)
+            self._send_part()
+        _call(
+            lambda: self._client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=self.key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+        )
+        self.completed = True
+
+    def abort(self) -> None:
+        """Nothing of this upload stays: the multipart upload aborted or the object deleted.
+        A no-op after commit. If the store is down, a bucket lifecycle rule cleans up."""
+        if self.committed:
+            return
+        try:
+            if self.completed:
+                _call(lambda: self._client.delete_object(Bucket=self._bucket, Key=self.key))
+            elif self._upload_id is not None:
+                upload_id, self._upload_id = self._upload_id, None
+                _call(
+                    lambda: self._client.abort_multipart_upload(
+                        Bucket=self._bucket, Key=self.key, UploadId=upload_id
+                    )
+                )
+        except (StorageUnavailable, ClientError):
+            logger.warning("Could not remove the aborted upload %s", self.key, exc_info=True)
+        self.committed = True  # once is enough
+
+
+class S3Storage:
+    def __init__(self, client: Any, bucket: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        # Managed transfers (download_file, copy) in 8 MiB parts on a few threads.
+        self._transfer = TransferConfig(multipart_chunksize=PART_SIZE, max_concurrency=4)
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "S3Storage":
+        secret = settings.s3_secret_access_key
+        client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=settings.s3_endpoint_url,
+            region_name=settings.s3_region,
+            # None: boto3's usual chain (AWS_* variables, a profile, an instance role).
+            aws_access_key_id=settings.s3_access_key_id,
+            aws_secret_access_key=secret.get_secret_value() if secret else None,
+            config=Config(
+                connect_timeout=settings.s3_timeout_seconds,
+                read_timeout=settings.s3_timeout_seconds,
+                retries={"max_attempts": 3, "mode": "standard"},
+                # Path-style URLs (http://host/bucket/key) work with MinIO and moto too.
+                s3={"addressing_style": settings.s3_addressing_style},
+                max_pool_connections=50,
+            ),
+        )
+        return cls(client, settings.s3_bucket or "")
+
+    def writer(self) -> PendingObject:
+        return S3Pending(self.client, self.bucket)
+
+    def commit(self, pending: PendingObject, key: str) -> None:
+        """Copy the finished upload to its key (server-side: no bytes pass through here)."""
+        assert isinstance(pending, S3Pending)
+        pending.close()
+        source = {"Bucket": self.bucket, "Key": pending.key}
+        _call(lambda: self.client.copy(source, self.bucket, key, Config=self._transfer))
+        pending.committed = True
+        try:
+            _call(lambda: self.client.delete_object(Bucket=self.bucket, Key=pending.key))
+        except StorageUnavailable:  # the copy is in place; the lifecycle rule removes this
+            logger.warning("Could not remove %s after its copy", pending.key, exc_info=True)
+
+    def put_file(self, source: Path, key: str) -> None:
+        _call(lambda: self.client.upload_file(str(source), self.bucket, key, Config=self._transfer))
+
+    @contextmanager
+    def fetch(self, key: str) -> Iterator[Path]:
+        """Download the object into a scratch directory; removed when the block ends."""
+        scratch = Path(tempfile.mkdtemp(prefix="fetch-"))
+        try:
+            path = scratch / Path(key).name
+            _call(
+                lambda: self.client.download_file(
+                    self.bucket, key, str(path), Config=self._transfer
+                )
+            )
+            yield path
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def open(self, key: str) -> tuple[BinaryIO, int]:
+        answer = _call(lambda: self.client.get_object(Bucket=self.bucket, Key=key))
+        return answer["Body"], answer["ContentLength"]
+
+    def exists(self, key: str) -> bool:
+        try:
+            _call(lambda: self.client.head_object(Bucket=self.bucket, Key=key))
+        except FileNotFoundError:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        _call(lambda: self.client.delete_object(Bucket=self.bucket, Key=key))
+
+    def delete_video(self, video_id: int) -> None:
+        """Every object under `videos/{id}/`, listed page by page, deleted 1000 at a time."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=video_prefix(video_id))
+        for page in _call(lambda: list(pages)):
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                _call(
+                    lambda keys=keys: self.client.delete_objects(
+                        Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
+                    )
+                )
+
+    def keys(self, prefix: str = "") -> list[str]:
+        """Every key under a prefix (tests and operators: what is in the bucket)."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = _call(lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=prefix)))
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
