@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run worker test lint migrate openapi fuzz client-test client-test-python openapi-lint test-browser bench test-postgres clean
+.PHONY: run worker test lint migrate openapi fuzz client-test client-test-python openapi-lint \
+	test-browser bench test-postgres test-scale redis clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -29,7 +30,10 @@ run: $(VENV)/.runtime  ## serve on 127.0.0.1:8000 (migrates app.db at start-up)
 worker: $(VENV)/.runtime  ## a standalone job worker (run the API with EMBEDDED_WORKER=false)
 	$(BIN)/python -m app.worker
 
-test: $(VENV)/.dev  ## the whole test suite (in-memory SQLite; SQLite files for jobs)
+redis:  ## redis-server (Debian package) for the S3/Redis tests, installed when missing
+	@bash scripts/ensure-redis.sh
+
+test: $(VENV)/.dev redis  ## the whole test suite (in-memory SQLite; SQLite files for jobs)
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev  ## ruff: lint rules and formatting
@@ -62,8 +66,11 @@ test-browser: $(VENV)/.dev  ## /docs and /redoc in headless Chromium (installs c
 bench: $(VENV)/.dev  ## project vs bare-FastAPI reference, printed as ratios
 	bash bench/run.sh
 
-test-postgres: $(VENV)/.dev  ## the suite against a throwaway PostgreSQL cluster
+test-postgres: $(VENV)/.dev redis  ## the suite against a throwaway PostgreSQL cluster
 	bash scripts/test-postgres.sh
+
+test-scale: $(VENV)/.dev redis  ## PostgreSQL, Redis, S3 (moto), 2 APIs, 3 workers: checks, figures
+	bash scripts/test-scale.sh
 
 clean:
 	rm -rf $(VENV) app.db app.db-* app.db.* queue.db queue.db-* media .pytest_cache .artifacts

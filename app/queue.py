@@ -48,7 +48,15 @@ class _QuietConsumer(Consumer):
 class JobQueue:
     def __init__(self, url: str, run_job: Callable[[int], None]) -> None:
         self.huey = make_huey(url)
-        self._task = self.huey.task(name="run_job")(run_job)
+
+        def job(job_id: int) -> None:
+            run_job(job_id)
+
+        # huey names a task after its function's module: pinned here, so a message sent by the
+        # API ("app.queue.run_job") is understood by `python -m app.worker`, whose module is
+        # __main__ there (with that name its consumer dropped every message the API sent).
+        job.__module__ = __name__
+        self._task = self.huey.task(name="run_job")(job)
         self._consumer: Consumer | None = None
 
     def enqueue(self, job_id: int) -> bool:

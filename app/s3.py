@@ -1,4 +1,4 @@
-"""Video files in an S3-compatible bucket (AWS S3, MinIO, ...): boto3, the only module that knows it.
+"""Video files in an S3-compatible bucket (AWS S3, MinIO, ...): the only module that knows boto3.
 
 Same interface as `LocalStorage` (app/storage.py). An upload streams into a multipart upload
 under `incoming/<random>` in parts of PART_SIZE (never whole in memory); its commit copies it

@@ -157,6 +157,7 @@ class Worker:
             if job.kind == jobs.INGEST:
                 jobs.update_video(session, job.video_id, **changes)
             session.commit()
+        logger.info("Job %s (%s) succeeded on attempt %s", job.id, job.kind, job.attempts)
         return True
 
     def _transition(self, change: Callable[[Session], bool], enqueue: int | None = None) -> None:

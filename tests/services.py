@@ -93,7 +93,9 @@ class S3Server(Service):
         return name
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
-        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        pages = (
+            self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        )
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
     def open_multipart_uploads(self, bucket: str) -> list[str]:

@@ -1,0 +1,25 @@
+"""The queue transport (app/queue.py): what one process sends, another understands."""
+
+from app.queue import JobQueue
+
+
+def test_a_message_the_api_sends_runs_in_a_standalone_worker(tmp_path):
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    api = JobQueue(url, lambda job_id: None)
+    assert api.enqueue(7) is True
+    seen = []
+
+    def run_job(job_id: int) -> None:
+        seen.append(job_id)
+
+    run_job.__module__ = "__main__"  # as in `python -m app.worker`
+    worker = JobQueue(url, run_job)
+
+    worker.huey.execute(worker.huey.dequeue())  # raised "not found in TaskRegistry" before
+
+    assert seen == [7]
+
+
+def test_enqueue_answers_false_when_the_queue_server_is_down():
+    queue = JobQueue("redis://127.0.0.1:9/0", lambda job_id: None)  # nobody listens on 9
+    assert queue.enqueue(7) is False
