@@ -4,11 +4,11 @@ The video tier as it runs on several machines, here all on 127.0.0.1: redis-serv
 moto's S3 server (standing in for S3/MinIO), 2 API processes with no embedded worker and 3
 separate `python -m app.worker` processes, each started and stopped by its process id.
 
-1. one worker: 10 videos from 5 users at once; jobs/minute.
+1. one worker: 10 uploads from 5 users at once; jobs/minute.
 2. three workers: 10 more; jobs/minute.
-3. 10 more while one worker is killed with SIGKILL in the middle of a job and Redis is
-   restarted (no persistence: its queued messages are lost); the time until the killed
-   worker's job is done.
+3. 10 more uploads and 10 links (to an origin server in this process) at once, while one
+   worker is killed with SIGKILL in the middle of a job and Redis is restarted (no persistence:
+   its queued messages are lost); the time until the killed worker's job is done.
 Then: every video ready with its metadata, every job succeeded exactly once (attempts in
 processing_jobs, one success line in the workers' logs), exactly one source and one thumbnail
 per video in the bucket, and nothing left of deleted videos (one deleted while processing).
@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC
 from pathlib import Path
@@ -32,6 +33,7 @@ import httpx
 
 from tests import media
 from tests.live import live_server, query, send_at_once, worker_process
+from tests.origin import origin_server
 from tests.services import redis_server, s3_server
 from tests.utils import PASSWORD, bearer
 
@@ -70,23 +72,25 @@ def register(base_url: str, email: str) -> str:
     return httpx.post(f"{base_url}/auth/login", json=body).json()["access_token"]
 
 
-def upload_all(apis: list[str], tokens: list[str], clips) -> list[dict]:
-    """Every clip at once, users and API processes in turn; the created videos in order."""
+def upload_all(apis: list[str], tokens: list[str], clips, origin=None) -> list[dict]:
+    """Every clip at once, users and API processes in turn; the created videos in order.
+    With an origin server, clips are sent as links to it (POST /videos/link) instead."""
     requests = []
     for index, (path, _, _) in enumerate(clips):
-        files = {"file": (path.name, path.read_bytes(), "video/mp4")}
+        api = apis[index % len(apis)]
         headers = bearer(tokens[index % len(tokens)])
-        requests.append(
-            (
-                "POST",
-                f"{apis[index % len(apis)]}/videos/upload",
-                {"files": files, "headers": headers},
-            )
-        )
+        if origin is None:
+            files = {"file": (path.name, path.read_bytes(), "video/mp4")}
+            requests.append(("POST", f"{api}/videos/upload", {"files": files, "headers": headers}))
+        else:
+            link = {"url": origin.url(f"/{path.name}")}
+            requests.append(("POST", f"{api}/videos/link", {"json": link, "headers": headers}))
     answers = send_at_once(requests)
     for answer in answers:
         if answer.status_code != 201:
-            raise AssertionError(f"upload answered {answer.status_code}: {answer.text}")
+            raise AssertionError(
+                f"{answer.request.url} answered {answer.status_code}: {answer.text}"
+            )
     return [answer.json() for answer in answers]
 
 
@@ -170,6 +174,7 @@ def main() -> int:
             "JOB_LEASE_SECONDS": str(LEASE_SECONDS),
             "JOB_REAP_INTERVAL_SECONDS": "1",
             "MAX_ACTIVE_INGESTS": "20",
+            "LINK_ALLOW_PRIVATE": "true",  # the origin server of the links is on 127.0.0.1
             "SECRET_KEY": "scale-test-secret-key-0123456789abcdef",
             "BCRYPT_ROUNDS": "4",
             "DB_POOL_SIZE": "10",
@@ -187,12 +192,14 @@ def main() -> int:
             )
 
         workers = [start_worker(1)]
-        clips = make_clips(work, 3 * PER_PHASE)
+        clips = make_clips(work, 4 * PER_PHASE)  # the last 10 are served as links
+        files = {f"/{path.name}": ("video/mp4", path.read_bytes()) for path, _, _ in clips}
+        origin = stack.enter_context(origin_server(files=files))
         tokens = [register(apis[n % 2], f"user{n}@example.com") for n in range(USERS)]
         expected: dict[int, tuple] = {}
 
-        def run_phase(phase_clips) -> list[int]:
-            videos = upload_all(apis, tokens, phase_clips)
+        def run_phase(phase_clips, origin=None) -> list[int]:
+            videos = upload_all(apis, tokens, phase_clips, origin)
             for index, (video, clip) in enumerate(zip(videos, phase_clips, strict=True)):
                 expected[video["id"]] = (*clip, tokens[index % len(tokens)])
             return [video["id"] for video in videos]
@@ -209,8 +216,11 @@ def main() -> int:
         three_workers = jobs_per_minute(wait_finished(database_url, ids))
         log(f"  {three_workers:.1f} jobs/minute")
 
-        log("phase 3: 10 videos; SIGKILL one worker mid-job, restart Redis")
-        ids = run_phase(clips[2 * PER_PHASE :])
+        log("phase 3: 10 uploads and 10 links at once; SIGKILL one worker mid-job, restart Redis")
+        with ThreadPoolExecutor(2) as pool:
+            uploads = pool.submit(run_phase, clips[2 * PER_PHASE : 3 * PER_PHASE])
+            links = pool.submit(run_phase, clips[3 * PER_PHASE :], origin)
+            ids = uploads.result() + links.result()
         victim, killed_at, running = kill_a_worker_mid_job(workers, database_url)
         log(f"  killed worker {victim + 1} (pid {workers[victim].pid}); running jobs {running}")
         queued = query(database_url, "SELECT count(*) FROM processing_jobs WHERE status = 'queued'")
