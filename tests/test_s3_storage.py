@@ -196,3 +196,30 @@ def test_local_storage_fetch_gives_the_stored_file_itself(tmp_path: Path):
     stream, size = storage.open("videos/3/source")
     with stream:
         assert (stream.read(), size) == (b"bytes", 5)
+
+
+def test_a_worker_that_cannot_reach_the_store_gives_the_job_back_without_an_attempt(
+    make_video_client, tmp_path
+):
+    """The first fetch fails as a store that is down would; the job waits in `queued` (no
+    attempt used) and the reaper sends it again after the lease."""
+    client = make_video_client(job_lease_seconds=1)
+    worker = client.app.state.worker
+    real_fetch = worker.storage.fetch
+    calls = []
+
+    def fetch_failing_once(key):
+        calls.append(key)
+        if len(calls) == 1:
+            raise StorageUnavailable("the store is down")
+        return real_fetch(key)
+
+    worker.storage.fetch = fetch_failing_once
+    token = user_token(client)
+    created = upload(client, token, media.mp4(tmp_path / "clip.mp4")).json()
+
+    video = wait_until_settled(client, token, created["id"], timeout=30)
+
+    assert video["status"] == "ready"
+    assert len(calls) == 2
+    assert ingest_job(client, token, created["id"])["attempts"] == 1  # the failed try is not one
