@@ -49,10 +49,12 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> Resp
 
 
 async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:
-    """The object store is down: the client tries again later; nothing was kept half-way."""
+    """The object store is down: the client tries again later; nothing was kept half-way.
+    Connection: close, as for a 413: an upload may be refused before its body was read."""
     logger.warning("Object store unavailable on %s %s: %s", request.method, request.url.path, exc)
     detail = "The object store is unavailable; try again later"
-    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "10"})
+    headers = {"Retry-After": "10", "Connection": "close"}
+    return JSONResponse({"detail": detail}, status_code=503, headers=headers)
 
 
 FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"

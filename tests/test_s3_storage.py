@@ -172,6 +172,7 @@ def test_store_down_upload_is_503_and_nothing_is_kept_then_works_again(
 
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "10"
+    assert refused.headers["connection"] == "close"
     assert refused.json() == {"detail": "The object store is unavailable; try again later"}
     assert listed == []  # no row
     assert s3.keys(bucket) == []  # no object
