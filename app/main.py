@@ -66,12 +66,11 @@ async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
         error = {"type": "body_unparsable", "loc": ["body"], "msg": str(exc.detail)}
         return JSONResponse({"detail": [error]}, status_code=422)
-    if exc.status_code == 405:
-        # Starlette's Allow names the methods of the first route with this path only; a path
-        # served by several routes (GET and DELETE /videos/{id}) needs all of them.
-        # (Routes outside app.api, such as /docs, keep Starlette's own Allow.)
-        if methods := allowed_methods(request):
-            exc.headers = {"Allow": ", ".join(methods)}
+    # Starlette's Allow names the methods of the first route with this path only; a path
+    # served by several routes (GET and DELETE /videos/{id}) needs all of them.
+    # (Routes outside app.api, such as /docs, keep Starlette's own Allow.)
+    if exc.status_code == 405 and (methods := allowed_methods(request)):
+        exc.headers = {"Allow": ", ".join(methods)}
     return await http_exception_handler(request, exc)
 
 
