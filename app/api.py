@@ -25,23 +25,32 @@ from pydantic import AfterValidator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app import crud, db, fetch, upload
+from app import crud, db, fetch, idempotency, upload
 from app.config import Settings
 from app.db import SessionDep
+from app.idempotency import IdempotencyKeyHeader
 from app.limits import MAX_BODY_BYTES
 from app.models import (
     JOB_FINISHED,
+    CreditGrant,
+    CreditPage,
+    CreditTransaction,
+    CreditTransactionRead,
     ErrorDetail,
     HealthStatus,
+    JobCreate,
     JobPage,
     LoginForm,
     ProcessingJob,
     ProcessingJobRead,
     Token,
     User,
+    UserAdminRead,
     UserCreate,
     UserLogin,
+    UserPage,
     UserRead,
+    UserUpdate,
     VideoLinkCreate,
     VideoPage,
     VideoSource,
@@ -529,3 +538,232 @@ async def stream_job_events(
 def _read_job(engine: Engine, job_id: int) -> ProcessingJob | None:
     with Session(engine) as session:
         return crud.read_job(session, job_id)
+
+
+# ---- Credits: paid jobs, their results, the history (docs/phase-2-videos.md#credits)
+
+IDEMPOTENCY_ERRORS = {
+    409: _error("Video not ready, or a request with this Idempotency-Key still in progress"),
+}
+REPLAYED = {
+    idempotency.REPLAYED_HEADER: {
+        "description": "`true` when this is the stored answer of an earlier request with the "
+        "same Idempotency-Key",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def paid_kinds(settings: Settings, worker: Worker) -> dict[str, int]:
+    """Job kinds that can be bought, with their price per minute: those with a price setting."""
+    prices = {kind: settings.price_per_minute(kind) for kind in worker.kinds}
+    return {kind: price for kind, price in prices.items() if price is not None}
+
+
+@router.post(
+    "/videos/{video_id:int}/jobs",
+    tags=["jobs"],
+    summary="Start a paid job on a ready video (charged now, refunded if it fails)",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ProcessingJobRead,
+    responses={
+        202: {"description": "The job, queued", "headers": REPLAYED},
+        **BAD_TOKEN,
+        402: _error("Insufficient credits"),
+        **VIDEO_NOT_FOUND,
+        **IDEMPOTENCY_ERRORS,
+        **TOO_LARGE,
+    },
+)
+async def create_video_job(
+    job_create: JobCreate,
+    video: OwnedVideo,
+    user: CurrentUser,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    worker: WorkerDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    prices = paid_kinds(settings, worker)
+    if job_create.kind not in prices:
+        choices = ", ".join(f"'{kind}'" for kind in sorted(prices))
+        error = {"type": "enum", "loc": ("body", "kind"), "msg": f"Input should be {choices}"}
+        raise RequestValidationError([error])
+
+    async def start_job() -> ProcessingJobRead:
+        try:
+            job = await db.call_database(
+                session.get_bind(),
+                lambda: crud.create_paid_job(
+                    session,
+                    video=video,
+                    kind=job_create.kind,
+                    price_per_minute=prices[job_create.kind],
+                ),
+            )
+        except crud.VideoNotReady:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail="Video is not ready") from None
+        if job is None:
+            raise HTTPException(status.HTTP_402_PAYMENT_REQUIRED, detail="Insufficient credits")
+        await run_in_threadpool(worker.queue.enqueue, job.id)
+        return ProcessingJobRead.model_validate(job)
+
+    fingerprint = idempotency.request_hash("POST", request.url.path, job_create)
+    return await idempotency.respond(
+        session,
+        user.id,
+        idempotency_key,
+        fingerprint,
+        start_job,
+        status.HTTP_202_ACCEPTED,
+        hours=settings.idempotency_key_hours,
+    )
+
+
+@router.get(
+    "/jobs/{job_id:int}/result",
+    tags=["jobs"],
+    summary="Download the file a job produced (extract_audio: 16 kHz mono FLAC)",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {"audio/flac": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The job's result file",
+        },
+        **BAD_TOKEN,
+        404: _error("No such job, or it has not succeeded (yet)"),
+        **STORE_DOWN,
+    },
+)
+async def get_job_result(job: OwnedJob, storage: StorageDep) -> StreamingResponse:
+    # Streamed through the API from either backend, like the thumbnail.
+    not_found = HTTPException(status.HTTP_404_NOT_FOUND, detail="Result not found")
+    if job.status != "succeeded" or not job.result_key:
+        raise not_found
+    try:
+        stream, size = await run_in_threadpool(storage.open, job.result_key)
+    except FileNotFoundError:
+        raise not_found from None
+    name = job.result_key.rsplit("/", 1)[-1]
+    headers = {
+        "Content-Length": str(size),
+        "Content-Disposition": f'attachment; filename="job-{job.id}-{name}"',
+    }
+    media_type = job.result_type or "application/octet-stream"
+    return StreamingResponse(_chunks(stream), media_type=media_type, headers=headers)
+
+
+@router.get(
+    "/me/credits",
+    tags=["credits"],
+    summary="Your credit transactions (grants, charges, refunds), newest first",
+    response_model=CreditPage,
+    responses=BAD_TOKEN,
+)
+async def list_credit_transactions(
+    user: CurrentUser, session: SessionDep, limit: PageLimit = 20, cursor: PageCursor = None
+) -> CreditPage:
+    found, next_cursor = await db.call_database(
+        session.get_bind(),
+        lambda: crud.list_credit_transactions(
+            session, user_id=user.id, limit=limit, before_id=cursor
+        ),
+    )
+    return CreditPage(data=found, next_cursor=next_cursor)
+
+
+# ---- Operators: superusers only (`python -m app.admin create-superuser EMAIL`)
+
+
+async def get_current_superuser(user: CurrentUser) -> User:
+    if not user.is_superuser:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Superusers only")
+    return user
+
+
+CurrentSuperuser = Annotated[User, Depends(get_current_superuser)]
+ADMIN = {401: BAD_TOKEN[401], 403: _error("Not a superuser, or an inactive user")}
+USER_NOT_FOUND = {404: _error("No such user")}
+
+
+async def get_user_by_id(user_id: int, admin: CurrentSuperuser, session: SessionDep) -> User:
+    user = await db.call_database(session.get_bind(), crud.get_user, session, user_id)
+    if user is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="User not found")
+    return user
+
+
+ChosenUser = Annotated[User, Depends(get_user_by_id)]
+
+
+@router.post(
+    "/admin/users/{user_id:int}/credits",
+    tags=["admin"],
+    summary="Grant credits to a user (negative: take them away), with a note for the ledger",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CreditTransactionRead,
+    responses={
+        **ADMIN,
+        **USER_NOT_FOUND,
+        409: _error("The balance would go below 0"),
+        **TOO_LARGE,
+    },
+)
+async def grant_credits(
+    grant: CreditGrant, user: ChosenUser, session: SessionDep
+) -> CreditTransaction:
+    entry = await db.call_database(
+        session.get_bind(),
+        lambda: crud.grant_credits(session, user_id=user.id, amount=grant.amount, note=grant.note),
+    )
+    if entry is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="The balance would go below 0 or past its maximum"
+        )
+    return entry
+
+
+@router.get(
+    "/admin/users",
+    tags=["admin"],
+    summary="List users, newest first, optionally those whose email contains a text",
+    response_model=UserPage,
+    responses=ADMIN,
+)
+async def list_users(
+    admin: CurrentSuperuser,
+    session: SessionDep,
+    email: Annotated[
+        str | None, Query(max_length=254, description="Part of the email address")
+    ] = None,
+    limit: PageLimit = 20,
+    cursor: PageCursor = None,
+) -> UserPage:
+    found, next_cursor = await db.call_database(
+        session.get_bind(),
+        lambda: crud.list_users(session, email=email, limit=limit, before_id=cursor),
+    )
+    return UserPage(data=found, next_cursor=next_cursor)
+
+
+@router.patch(
+    "/admin/users/{user_id:int}",
+    tags=["admin"],
+    summary="Activate or deactivate a user",
+    response_model=UserAdminRead,
+    responses={
+        **ADMIN,
+        **USER_NOT_FOUND,
+        409: _error("A superuser cannot deactivate themselves"),
+        **TOO_LARGE,
+    },
+)
+async def update_user(
+    update: UserUpdate, user: ChosenUser, admin: CurrentSuperuser, session: SessionDep
+) -> User:
+    if user.id == admin.id and not update.is_active:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="You cannot deactivate yourself")
+    return await db.call_database(
+        session.get_bind(), crud.set_user_active, session, user, update.is_active
+    )

@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     media_cpu_seconds: int = Field(default=60, ge=1)
     media_timeout_seconds: float = Field(default=120, gt=0)
 
+    # Credits (docs/phase-2-videos.md#credits). A paid job kind K costs
+    # ceil(duration in minutes) x PRICE_K_PER_MINUTE: its price setting is all it needs here.
+    price_extract_audio_per_minute: int = Field(default=1, ge=0, le=1_000_000)
+    # How long an Idempotency-Key's first answer is kept for replay.
+    idempotency_key_hours: float = Field(default=24, gt=0)
+
+    def price_per_minute(self, kind: str) -> int | None:
+        """The price of a paid job kind, or None for a kind that is not for sale."""
+        return getattr(self, f"price_{kind}_per_minute", None)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_comma_separated(cls, value: object) -> object:

@@ -9,10 +9,12 @@ from sqlalchemy import bindparam, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from app import credits as ledger
 from app import jobs
 from app.models import (
     AIUsageLog,
     AIUsageLogCreate,
+    CreditTransaction,
     ProcessingJob,
     User,
     UserCreate,
@@ -26,19 +28,32 @@ logger = logging.getLogger("app")
 
 
 def create_user(
-    session: Session, *, user_create: UserCreate, hasher: PasswordHasher, credits: int
+    session: Session,
+    *,
+    user_create: UserCreate,
+    hasher: PasswordHasher,
+    credits: int,
+    is_superuser: bool = False,
 ) -> User | None:
-    """The new user, or None when the email is taken (also by a concurrent request)."""
+    """The new user, or None when the email is taken (also by a concurrent request).
+
+    Starting credits are a grant in the ledger, in the same transaction as the user."""
     user = User(
-        email=user_create.email, password_hash=hasher.hash(user_create.password), credits=credits
+        email=user_create.email,
+        password_hash=hasher.hash(user_create.password),
+        is_superuser=is_superuser,
     )
     session.add(user)
     # Insert and let the unique index decide: a check-then-insert would race.
     try:
+        session.flush()
+        if credits > 0:
+            ledger.grant(session, user.id, credits, "Credits on registration")
         session.commit()
     except IntegrityError:
         session.rollback()
         return None
+    session.refresh(user)
     return user
 
 
@@ -180,17 +195,51 @@ def list_videos(
 
 def delete_video(session: Session, video: VideoSource, storage: Storage) -> None:
     """The files go, then the row (its jobs with it: a running one stops at its next
-    checkpoint), then the files again: a thumbnail a worker stored meanwhile. A store that is
+    checkpoint), then the files again: a thumbnail a worker stored meanwhile. Unfinished jobs
+    are canceled (paid ones refunded) in the transaction that deletes the row. A store that is
     down raises StorageUnavailable before anything changed; a worker that finishes after this
     finds no row and removes what it wrote."""
     video_id = video.id
     storage.delete_video(video_id)
+    unfinished = select(ProcessingJob).where(
+        ProcessingJob.video_id == video_id, col(ProcessingJob.status).in_(jobs.UNFINISHED)
+    )
+    for job in session.exec(unfinished).all():
+        jobs.cancel(session, job)
     session.delete(video)
     session.commit()
     try:
         storage.delete_video(video_id)
     except StorageUnavailable:
         logger.warning("Objects of deleted video %s may remain", video_id, exc_info=True)
+
+
+class VideoNotReady(Exception):
+    """Paid jobs run on ready videos only (with a known duration, which sets their price)."""
+
+
+def create_paid_job(
+    session: Session, *, video: VideoSource, kind: str, price_per_minute: int
+) -> ProcessingJob | None:
+    """A queued job of this kind, its price charged in the same transaction; None (and
+    nothing stored) when the user's balance is short."""
+    if video.status != "ready" or not video.duration_seconds:
+        raise VideoNotReady
+    cost = ledger.price(video.duration_seconds, price_per_minute)
+    job = ProcessingJob(video_id=video.id, user_id=video.user_id, kind=kind, credits_charged=cost)
+    session.add(job)
+    try:
+        session.flush()  # the id goes into the ledger row
+    except IntegrityError:  # the video was deleted a moment ago
+        session.rollback()
+        raise VideoNotReady from None
+    minutes = cost // price_per_minute if price_per_minute else 0
+    note = f"{kind} of video {video.id} ({minutes} min)"
+    if not ledger.charge(session, job, note):
+        session.rollback()
+        return None
+    session.commit()
+    return job
 
 
 def get_job(session: Session, *, user_id: int, job_id: int) -> ProcessingJob | None:
@@ -224,6 +273,58 @@ def cancel_job(session: Session, job: ProcessingJob) -> bool:
     session.commit()
     session.refresh(job)
     return canceled
+
+
+def list_credit_transactions(
+    session: Session, *, user_id: int, limit: int, before_id: int | None
+) -> tuple[list[CreditTransaction], str | None]:
+    query = select(CreditTransaction).where(CreditTransaction.user_id == user_id)
+    if before_id is not None:
+        query = query.where(CreditTransaction.id < before_id)
+    return _page(session, query.order_by(col(CreditTransaction.id).desc()), limit)
+
+
+# ---- Operators (superusers)
+
+
+def grant_credits(
+    session: Session, *, user_id: int, amount: int, note: str
+) -> CreditTransaction | None:
+    """The ledger row of the grant; None when it would take the balance below 0 (or past the
+    largest balance), and nothing changes."""
+    entry = ledger.grant(session, user_id, amount, note)
+    if entry is None:
+        session.rollback()
+        return None
+    session.commit()
+    return entry
+
+
+def list_users(
+    session: Session, *, email: str | None, limit: int, before_id: int | None
+) -> tuple[list[User], str | None]:
+    query = select(User)
+    if email:  # any part of the address; stored addresses are lower-case
+        query = query.where(col(User.email).contains(email.strip().lower(), autoescape=True))
+    if before_id is not None:
+        query = query.where(User.id < before_id)
+    return _page(session, query.order_by(col(User.id).desc()), limit)
+
+
+def set_user_active(session: Session, user: User, is_active: bool) -> User:
+    user.is_active = is_active
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def make_superuser(session: Session, user: User) -> User:
+    user.is_superuser = True
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
 
 
 def _page(session: Session, query: Any, limit: int) -> tuple[list[Any], str | None]:

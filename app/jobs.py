@@ -10,6 +10,9 @@
 Every transition is one conditional UPDATE: a claim takes only a queued job, and a running job
 changes only for the worker that holds its lease token. So a job finishes exactly once, however
 many queue messages, workers, reapers and cancels race for it. Callers commit.
+
+A paid job that ends without success (fail, cancel, reap to failed) is refunded by the same
+transition, in the same transaction (app/credits.py): once, because the transition happens once.
 """
 
 import secrets
@@ -19,6 +22,7 @@ from typing import Any
 from sqlalchemy import case, func, update
 from sqlmodel import Session, col, select
 
+from app import credits
 from app.models import ProcessingJob, VideoSource, utc_now
 
 # The kind whose failure is its video's failure: a video is `ready` only once ingested.
@@ -85,7 +89,15 @@ def checkpoint(
     )
 
 
-def succeed(session: Session, job_id: int, token: str) -> bool:
+def succeed(
+    session: Session,
+    job_id: int,
+    token: str,
+    *,
+    result_key: str | None = None,
+    result_type: str | None = None,
+) -> bool:
+    """Finish the running job this worker holds, with the file it produced, if any."""
     return _set_job(
         session,
         job_id,
@@ -95,6 +107,8 @@ def succeed(session: Session, job_id: int, token: str) -> bool:
         finished_at=utc_now(),
         lease_token=None,
         lease_expires_at=None,
+        result_key=result_key,
+        result_type=result_type,
     )
 
 
@@ -117,8 +131,10 @@ def _finish_failed(
         lease_token=None,
         lease_expires_at=None,
     )
-    if failed and job.kind == INGEST:
-        fail_video(session, job.video_id, code, message)
+    if failed:
+        credits.refund(session, job, f"Job {job.id} ({job.kind}) failed: {code}")
+        if job.kind == INGEST:
+            fail_video(session, job.video_id, code, message)
     return failed
 
 
@@ -149,8 +165,10 @@ def cancel(session: Session, job: ProcessingJob) -> bool:
         lease_token=None,
         lease_expires_at=None,
     )
-    if canceled and job.kind == INGEST:
-        fail_video(session, job.video_id, "canceled", "The ingest job was canceled")
+    if canceled:
+        credits.refund(session, job, f"Job {job.id} ({job.kind}) canceled")
+        if job.kind == INGEST:
+            fail_video(session, job.video_id, "canceled", "The ingest job was canceled")
     return canceled
 
 

@@ -7,6 +7,7 @@ local files (`protocol_whitelist=file`) through the demuxers of the containers w
 another file or a URL. Declared duration and dimensions are checked before anything is decoded.
 """
 
+import itertools
 import json
 import resource
 import subprocess
@@ -23,6 +24,9 @@ DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,flv"
 _ISO_BMFF_BOXES = {b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot"}
 _TS_PACKET = 188
 THUMBNAIL_SIZE = (640, 640)
+# The transcription phase's input: what speech models take.
+AUDIO_RATE = 16000
+AUDIO_LAYOUT = "mono"
 
 
 class MediaError(Exception):
@@ -64,6 +68,11 @@ def probe(path: Path, sandbox: Sandbox, *, max_seconds: float, max_side: int) ->
 def thumbnail(path: Path, output: Path, sandbox: Sandbox, *, at_seconds: float) -> None:
     """Decode one keyframe near `at_seconds` and write it as a JPEG to `output`."""
     _run_child(sandbox, "thumbnail", str(path), str(output), str(at_seconds))
+
+
+def extract_audio(path: Path, output: Path, sandbox: Sandbox) -> dict[str, Any]:
+    """Write the first audio stream as 16 kHz mono FLAC to `output`: its duration in seconds."""
+    return _run_child(sandbox, "extract_audio", str(path), str(output))
 
 
 def _run_child(sandbox: Sandbox, *args: str) -> dict[str, Any]:
@@ -178,11 +187,40 @@ def _thumbnail(path: str, output: str, at_seconds: str) -> dict[str, Any]:
     return {}
 
 
+def _extract_audio(path: str, output: str) -> dict[str, Any]:
+    """Decode the first audio stream, resample it to 16 kHz mono s16 and encode FLAC."""
+    import av
+
+    _check_container(path)
+    with open_container(path) as container:
+        if not container.streams.audio:
+            raise MediaError("no_audio_stream", "The video has no audio stream")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="s16", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
+        samples = 0
+        try:
+            with av.open(output, "w", format="flac") as flac:
+                encoder = flac.add_stream("flac", rate=AUDIO_RATE, layout=AUDIO_LAYOUT)
+                encoder.format = "s16"
+                # One frame at a time; None at the end flushes the resampler.
+                for frame in itertools.chain(container.decode(stream), [None]):
+                    for resampled in resampler.resample(frame):
+                        samples += resampled.samples
+                        flac.mux(encoder.encode(resampled))
+                flac.mux(encoder.encode(None))
+        except av.error.FFmpegError:
+            raise MediaError("unreadable_media", "The audio could not be decoded") from None
+        if samples == 0:
+            raise MediaError("unreadable_media", "The audio stream holds no sound")
+    return {"duration_seconds": samples / AUDIO_RATE}
+
+
 def _child(argv: list[str]) -> None:
     memory_mb, cpu_seconds, action, *args = argv
     _limit(int(memory_mb), int(cpu_seconds))
     try:
-        result = {"probe": _probe, "thumbnail": _thumbnail}[action](*args)
+        actions = {"probe": _probe, "thumbnail": _thumbnail, "extract_audio": _extract_audio}
+        result = actions[action](*args)
         answer: dict[str, Any] = {"ok": result}
     except MediaError as error:
         answer = {"error": {"code": error.code, "message": error.message}}

@@ -17,7 +17,9 @@ from sqlalchemy import (
     Index,
     MetaData,
     String,
+    Text,
     TypeDecorator,
+    UniqueConstraint,
     false,
     true,
 )
@@ -117,6 +119,7 @@ class User(UserBase, table=True):
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     is_active: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     credits: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    is_superuser: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class UserCreate(UserBase):
@@ -136,6 +139,27 @@ class UserRead(UserBase):
     created_at: datetime = Field(description="When the account was created (UTC, ISO 8601).")
     is_active: bool = Field(description="False for a disabled account, which cannot log in.")
     credits: int = Field(description="Credits left to pay for AI work.")
+
+
+class UserAdminRead(UserRead):
+    """A user as an operator sees them (GET /admin/users)."""
+
+    is_superuser: bool = Field(description="Whether the user may use the /admin routes")
+
+
+class UserPage(SQLModel):
+    """One page of users, newest first."""
+
+    data: list[UserAdminRead] = Field(description="The users of this page")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+class UserUpdate(SQLModel):
+    """What an operator may change about a user."""
+
+    is_active: bool = Field(description="False blocks the user: no login, every token 403")
 
 
 class UserLogin(SQLModel):
@@ -325,6 +349,12 @@ class ProcessingJobBase(SQLModel):
     )
     progress: float = Field(default=0.0, description="0.0 to 1.0; never goes back")
     attempts: int = Field(default=0, description="How many times a worker has started the job")
+    credits_charged: int = Field(
+        default=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="Credits charged when the job was created (0 for ingest); refunded if it "
+        "fails or is canceled",
+    )
 
 
 class ProcessingJob(ProcessingJobBase, table=True):
@@ -345,6 +375,9 @@ class ProcessingJob(ProcessingJobBase, table=True):
     lease_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Bumped on every change of status, stage or progress: the event stream's ids.
     version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    # The file a job produced (extract_audio's FLAC), served by GET /jobs/{id}/result.
+    result_key: str | None = Field(default=None, max_length=255)
+    result_type: str | None = Field(default=None, max_length=50)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     enqueued_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -356,6 +389,10 @@ class ProcessingJob(ProcessingJobBase, table=True):
             return None
         return MediaErrorInfo(code=self.error_code, message=self.error_message or "")
 
+    @property
+    def result_url(self) -> str | None:
+        return f"/jobs/{self.id}/result" if self.result_key else None
+
 
 class ProcessingJobRead(ProcessingJobBase):
     """A unit of work on a video, run by a worker."""
@@ -365,6 +402,9 @@ class ProcessingJobRead(ProcessingJobBase):
     id: int = Field(description="The job's id")
     video_id: int = Field(description="The video the job works on")
     error: MediaErrorInfo | None = Field(description="Why the job failed; null otherwise")
+    result_url: str | None = Field(
+        description="Path of the file the job produced, once it succeeded (extract_audio)"
+    )
     created_at: datetime = Field(description="When the job was created (UTC)")
     started_at: datetime | None = Field(description="When a worker first started it (UTC)")
     finished_at: datetime | None = Field(description="When it reached a final status (UTC)")
@@ -376,6 +416,107 @@ class JobPage(SQLModel):
     data: list[ProcessingJobRead] = Field(description="The jobs of this page")
     next_cursor: str | None = Field(
         description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+class JobCreate(SQLModel):
+    """A paid job to run on a ready video."""
+
+    kind: str = Field(
+        max_length=30,
+        description="A paid kind: `extract_audio` (the audio as 16 kHz mono FLAC)",
+        schema_extra={"examples": ["extract_audio"]},
+    )
+
+
+# ---- Credits: an append-only ledger; users.credits is its running balance (docs/phase-2).
+
+CreditKind = Literal["grant", "charge", "refund"]
+
+
+class CreditTransactionBase(SQLModel):
+    delta: int = Field(description="Change of the balance: + for a grant or refund, - for a charge")
+    balance_after: int = Field(description="The balance right after this transaction")
+    kind: CreditKind = Field(
+        sa_type=String(10), description="`grant` (operator or sign-up), `charge` or `refund`"
+    )
+    job_id: int | None = Field(
+        default=None,
+        foreign_key="processing_jobs.id",
+        ondelete="SET NULL",
+        description="The job charged or refunded; null for grants and once the job is deleted",
+    )
+    note: str | None = Field(default=None, max_length=500, description="Why, for people")
+
+
+class CreditTransaction(CreditTransactionBase, table=True):
+    __tablename__ = "credit_transactions"
+    __table_args__ = (
+        # A job is charged once and refunded once, whoever races to do it.
+        UniqueConstraint("job_id", "kind", name="uq_credit_transactions_job_id_kind"),
+        # Every change of users.credits writes its result here: a balance below 0 could
+        # never commit (a CHECK on users itself would make SQLite rebuild the table).
+        CheckConstraint("balance_after >= 0", name="balance_after_non_negative"),
+        # The history: one user's transactions, newest (highest id) first.
+        Index("ix_credit_transactions_user_id_id", "user_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class CreditTransactionRead(CreditTransactionBase):
+    """One change of a user's credit balance."""
+
+    id: int = Field(description="The transaction's id; higher is newer")
+    created_at: datetime = Field(description="When it happened (UTC)")
+
+
+class CreditPage(SQLModel):
+    """One page of credit transactions, newest first."""
+
+    data: list[CreditTransactionRead] = Field(description="The transactions of this page")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+class CreditGrant(SQLModel):
+    """Credits an operator adds (or, negative, takes away)."""
+
+    amount: int = Field(
+        ge=-1_000_000_000,
+        le=1_000_000_000,
+        description="Credits to add; negative to take away (never below a balance of 0)",
+    )
+    note: str = Field(min_length=1, max_length=500, description="Why, kept in the ledger")
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A request made with an `Idempotency-Key`: in flight, or its first answer to replay."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_id_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", description="Whose key")
+    key: str = Field(max_length=255, description="The client's Idempotency-Key header")
+    request_hash: str = Field(
+        max_length=64,
+        description="SHA-256 of method, path and body: the same key, another request is refused",
+    )
+    response_status: int | None = Field(
+        default=None, description="The first answer's status; null while it is in flight"
+    )
+    response_body: str | None = Field(
+        default=None, sa_type=Text, description="The first answer's JSON body, replayed"
+    )
+    created_at: datetime = Field(
+        default_factory=utc_now,
+        sa_type=UTCDateTime,
+        index=True,
+        description="Expiry counts from here",
     )
 
 

@@ -42,6 +42,11 @@ def video_prefix(video_id: int) -> str:
     return f"videos/{video_id}/"
 
 
+def job_key(video_id: int, job_id: int, name: str) -> str:
+    """A file a job produced: under its video, so deleting the video removes it too."""
+    return video_key(video_id, f"jobs/{job_id}/{name}")
+
+
 class PendingObject(Protocol):
     """An object being written: chunks hashed (SHA-256) and counted on the way."""
 

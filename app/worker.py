@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app import jobs, media
+from app import idempotency, jobs, media
 from app.config import Settings
 from app.models import ProcessingJob, VideoSource
 from app.queue import JobQueue
-from app.storage import Storage, StorageUnavailable, make_storage
+from app.storage import Storage, StorageUnavailable, job_key, make_storage
 
 logger = logging.getLogger("app.worker")
 
@@ -37,6 +37,7 @@ class JobContext:
         self.storage = worker.storage
         self.sandbox = worker.sandbox
         self.stored: list[str] = []  # objects this run wrote: removed unless it succeeds
+        self.result: tuple[str, str] | None = None  # the job's product: storage key, media type
         self.lost = threading.Event()  # set by the heartbeat when the lease is gone
         self._worker = worker
         self._token = token
@@ -72,15 +73,25 @@ class JobContext:
         self.storage.put_file(path, key)
         self.stored.append(key)
 
+    def store_result(self, path: Path, name: str, media_type: str) -> None:
+        """Store the file this job produces (`videos/{video}/jobs/{job}/{name}`); recorded on
+        the job when it succeeds and served by GET /jobs/{id}/result."""
+        key = job_key(self.video.id, self.job.id, name)
+        self.store(path, key)
+        self.result = (key, media_type)
+
 
 JobFunction = Callable[[JobContext], dict[str, Any]]
 
 
 def job_kinds() -> dict[str, JobFunction]:
-    """Every kind of job: a function that does the work and returns the video's new fields."""
+    """Every kind of job: a function that does the work and returns the video's new fields
+    (ingest) or {} (kinds that leave the video as it is). A kind with a price setting
+    (`PRICE_<KIND>_PER_MINUTE`, app/config.py) can be bought with POST /videos/{id}/jobs."""
+    from app.extract_audio import extract_audio
     from app.ingest import ingest
 
-    return {"ingest": ingest}
+    return {"ingest": ingest, "extract_audio": extract_audio}
 
 
 class Worker:
@@ -152,7 +163,8 @@ class Worker:
             return False
         with Session(self.engine) as session:
             # The video changes only if this worker still holds the job: one transaction.
-            if not jobs.succeed(session, job.id, token):
+            key, media_type = context.result or (None, None)
+            if not jobs.succeed(session, job.id, token, result_key=key, result_type=media_type):
                 return False
             if job.kind == jobs.INGEST:
                 jobs.update_video(session, job.video_id, **changes)
@@ -205,6 +217,7 @@ class Worker:
                     if job.attempts < self.settings.job_max_attempts:
                         requeued.append(job.id)
             lost = jobs.lost_in_queue(session, older_than_seconds=self.settings.job_lease_seconds)
+            idempotency.forget_expired(session, hours=self.settings.idempotency_key_hours)
             session.commit()
         for job_id in requeued + lost:
             self.queue.enqueue(job_id)
