@@ -36,6 +36,16 @@ def test_a_preflight_from_a_configured_origin_is_allowed(cors_client):
     assert "access-control-allow-credentials" not in response.headers
 
 
+def test_a_preflight_for_an_idempotent_purchase_or_an_admin_patch_is_allowed(cors_client):
+    purchase = preflight(cors_client, ALLOWED, headers="authorization, idempotency-key")
+    patch = preflight(cors_client, ALLOWED, method="PATCH", headers="authorization, content-type")
+
+    assert purchase.status_code == 200 and patch.status_code == 200
+    assert "idempotency-key" in purchase.headers["access-control-allow-headers"].lower()
+    exposed = cors_client.get("/health", headers={"Origin": ALLOWED})
+    assert "Idempotent-Replayed" in exposed.headers["access-control-expose-headers"]
+
+
 @pytest.mark.parametrize(
     "origin",
     [
@@ -56,7 +66,7 @@ def test_a_preflight_from_any_other_origin_gets_no_allow_origin(cors_client, ori
 
 @pytest.mark.parametrize(
     ("method", "headers"),
-    [("PATCH", "content-type"), ("PUT", "content-type"), ("POST", "x-forwarded-for")],
+    [("TRACE", "content-type"), ("PUT", "content-type"), ("POST", "x-forwarded-for")],
 )
 def test_a_preflight_for_an_unlisted_method_or_header_is_refused(cors_client, method, headers):
     response = preflight(cors_client, ALLOWED, method=method, headers=headers)
