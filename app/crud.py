@@ -53,7 +53,8 @@ def create_user(
     except IntegrityError:
         session.rollback()
         return None
-    session.refresh(user)
+    if credits > 0:
+        session.refresh(user)  # the balance the grant's UPDATE wrote
     return user
 
 

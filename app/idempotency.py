@@ -107,9 +107,13 @@ def _release(session: Session, user_id: int, key: str) -> None:
 def forget_expired(session: Session, *, hours: float) -> None:
     """Remove expired keys (run by the reaper); the caller commits."""
     cutoff = utc_now() - timedelta(hours=hours)
-    session.exec(  # type: ignore[call-overload]
-        delete(IdempotencyKey).where(col(IdempotencyKey.created_at) < cutoff)
-    )
+    # Read first: a DELETE that finds nothing would still take SQLite's write lock.
+    expired = select(IdempotencyKey.id).where(col(IdempotencyKey.created_at) < cutoff).limit(1000)
+    ids = list(session.exec(expired).all())
+    if ids:
+        session.exec(  # type: ignore[call-overload]
+            delete(IdempotencyKey).where(col(IdempotencyKey.id).in_(ids))
+        )
 
 
 def _json(model: SQLModel, status_code: int) -> Response:

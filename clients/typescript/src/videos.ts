@@ -3,7 +3,18 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 
-import { type VideoSourceRead, getJob, getVideo, listVideoJobs, listVideos, uploadVideo } from './generated';
+import {
+  type ProcessingJobRead,
+  type VideoSourceRead,
+  createVideoJob,
+  getJob,
+  getJobResult,
+  getVideo,
+  listCreditTransactions,
+  listVideoJobs,
+  listVideos,
+  uploadVideo,
+} from './generated';
 
 function assert(condition: boolean, message: string): asserts condition {
   if (!condition) throw new Error(`FAILED: ${message}`);
@@ -51,4 +62,43 @@ export async function checkVideos(): Promise<void> {
   assert(missing.response.status === 404, `unknown video status ${missing.response.status}`);
   assert(missing.error?.detail === 'Video not found', 'unknown video detail');
   console.log('ok  unknown video -> 404');
+
+  await checkCredits(video);
+}
+
+/** Buy extract_audio (the server gives new users DEFAULT_CREDITS), retry it with the same
+ * Idempotency-Key, download the FLAC and read the charge in the history. */
+async function checkCredits(video: VideoSourceRead): Promise<void> {
+  const key = `e2e-${Date.now()}`;
+  const buy = () =>
+    createVideoJob({
+      path: { video_id: video.id },
+      body: { kind: 'extract_audio' },
+      headers: { 'Idempotency-Key': key },
+    });
+  const bought = await buy();
+  assert(bought.response.status === 202, `extract_audio status ${bought.response.status}`);
+  assert(bought.data !== undefined && bought.data.credits_charged === 1, 'charged 1 credit');
+  const replayed = await buy();
+  assert(replayed.response.headers.get('idempotent-replayed') === 'true', 'the retry is replayed');
+  assert(replayed.data?.id === bought.data.id, 'the retry answers with the same job');
+  console.log(`ok  extract_audio -> job ${bought.data.id}, 1 credit; the retry replays it`);
+
+  let job: ProcessingJobRead = bought.data;
+  const deadline = Date.now() + 30_000;
+  while (job.status === 'queued' || job.status === 'running') {
+    assert(Date.now() < deadline, 'extract_audio is still running after 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const polled = await getJob({ path: { job_id: job.id } });
+    assert(polled.data !== undefined, `GET /jobs/${job.id} status ${polled.response.status}`);
+    job = polled.data;
+  }
+  assert(job.status === 'succeeded' && job.result_url === `/jobs/${job.id}/result`, 'succeeded');
+  const result = await getJobResult({ path: { job_id: job.id }, parseAs: 'blob' });
+  assert(result.response.status === 200, `result status ${result.response.status}`);
+  assert(result.response.headers.get('content-type') === 'audio/flac', 'result is audio/flac');
+  const history = await listCreditTransactions();
+  const charge = history.data?.data[0];
+  assert(charge?.kind === 'charge' && charge.delta === -1 && charge.job_id === job.id, 'charge');
+  console.log('ok  FLAC downloaded; the charge is in the history');
 }
