@@ -222,6 +222,14 @@ ERROR_DETAIL_SCHEMA = {"$ref": "#/components/schemas/ErrorDetail"}
 JPEG = {"type": "string", "format": "binary", "description": "The JPEG image's bytes"}
 VIDEO_NOT_FOUND = {404: _error("No such video (or not yours)")}
 JOB_NOT_FOUND = {404: _error("No such job (or not yours)")}
+# Sent with a stored answer replayed for a retry with the same Idempotency-Key.
+REPLAYED = {
+    idempotency.REPLAYED_HEADER: {
+        "description": "`true` when this is the stored answer of an earlier request with the "
+        "same Idempotency-Key",
+        "schema": {"type": "string"},
+    }
+}
 
 
 VideoId = Annotated[int, Path(description="The video's id")]
@@ -359,29 +367,48 @@ async def upload_video(
     summary="Add a video by link: the worker downloads it",
     status_code=status.HTTP_201_CREATED,
     response_model=VideoSourceRead,
-    responses={**BAD_TOKEN, **TOO_LARGE, **TOO_MANY_INGESTS},
+    responses={
+        201: {"description": "The video, processing", "headers": REPLAYED},
+        **BAD_TOKEN,
+        409: _error("A request with this Idempotency-Key is still in progress"),
+        **TOO_LARGE,
+        **TOO_MANY_INGESTS,
+    },
 )
 async def create_video_from_link(
     link: VideoLinkCreate,
-    response: Response,
+    request: Request,
     user: CurrentUser,
     session: SessionDep,
     settings: SettingsDep,
     worker: WorkerDep,
-) -> VideoSource:
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     try:
         url = fetch.validate_link_url(link.url, allow_private=settings.link_allow_private)
     except ValueError as error:
         problem = {"type": "value_error", "loc": ("body", "url"), "msg": str(error)}
         raise RequestValidationError([problem]) from None
-    await _refuse_past_active_ingests(session, user, settings)
-    video, job = await db.call_database(
-        session.get_bind(),
-        lambda: crud.create_linked_video(session, user_id=user.id, source_url=url),
+
+    async def add_video() -> VideoSourceRead:
+        await _refuse_past_active_ingests(session, user, settings)
+        video, job = await db.call_database(
+            session.get_bind(),
+            lambda: crud.create_linked_video(session, user_id=user.id, source_url=url),
+        )
+        await run_in_threadpool(worker.queue.enqueue, job.id)
+        return VideoSourceRead.model_validate(video)
+
+    return await idempotency.respond(
+        session,
+        user.id,
+        idempotency_key,
+        idempotency.request_hash("POST", request.url.path, link),
+        add_video,
+        status.HTTP_201_CREATED,
+        hours=settings.idempotency_key_hours,
+        headers=lambda video: {"Location": f"/videos/{video['id']}"},
     )
-    await run_in_threadpool(worker.queue.enqueue, job.id)
-    response.headers["Location"] = f"/videos/{video.id}"
-    return video
 
 
 @router.get(
@@ -544,13 +571,6 @@ def _read_job(engine: Engine, job_id: int) -> ProcessingJob | None:
 
 IDEMPOTENCY_ERRORS = {
     409: _error("Video not ready, or a request with this Idempotency-Key still in progress"),
-}
-REPLAYED = {
-    idempotency.REPLAYED_HEADER: {
-        "description": "`true` when this is the stored answer of an earlier request with the "
-        "same Idempotency-Key",
-        "schema": {"type": "string"},
-    }
 }
 
 

@@ -8,15 +8,16 @@ stored status and body with `Idempotent-Replayed: true` and changes nothing, and
 request (method, path or body) is 422. Only a success is stored: an error changed nothing, so it
 releases the key and a retry runs again. Keys expire after IDEMPOTENCY_KEY_HOURS (24).
 
-A route takes the header as an `IdempotencyKeyHeader` parameter and wraps its work in one line:
-`return await idempotency.respond(session, user.id, key, request_hash(...), work, status_code)`.
+A route takes the header as an `IdempotencyKeyHeader` parameter and wraps its work in one call:
+`return await idempotency.respond(session, user.id, key, request_hash(...), work, status_code,
+hours=...)` (POST /videos/link and POST /videos/{id}/jobs do).
 """
 
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header, HTTPException, status
 from fastapi.responses import Response
@@ -116,9 +117,15 @@ def forget_expired(session: Session, *, hours: float) -> None:
         )
 
 
-def _json(model: SQLModel, status_code: int) -> Response:
-    body = json.dumps(model.model_dump(mode="json"), separators=(",", ":"))
-    return Response(body, status_code=status_code, media_type="application/json")
+Headers = Callable[[dict[str, Any]], dict[str, str]]
+
+
+def _json(model: SQLModel, status_code: int, headers: Headers) -> Response:
+    content = model.model_dump(mode="json")
+    body = json.dumps(content, separators=(",", ":"))
+    return Response(
+        body, status_code=status_code, media_type="application/json", headers=headers(content)
+    )
 
 
 async def respond(
@@ -130,10 +137,14 @@ async def respond(
     status_code: int,
     *,
     hours: float,
+    headers: Headers = lambda _: {},
 ) -> Response:
-    """Run `work` once per key and answer with its model as JSON; replay it for a retry."""
+    """Run `work` once per key and answer with its model as JSON; replay it for a retry.
+
+    `headers` derives the answer's headers (e.g. Location) from its JSON body, so that a
+    replay, which has only the stored body, sends them too."""
     if key is None:
-        return _json(await work(), status_code)
+        return _json(await work(), status_code, headers)
     engine = session.get_bind()
     held = await db.call_database(engine, _claim, session, user_id, key, fingerprint, hours)
     if held is not None:
@@ -145,10 +156,10 @@ async def respond(
             held.response_body,
             status_code=held.response_status,
             media_type="application/json",
-            headers={REPLAYED_HEADER: "true"},
+            headers={**headers(json.loads(held.response_body)), REPLAYED_HEADER: "true"},
         )
     try:
-        response = _json(await work(), status_code)
+        response = _json(await work(), status_code, headers)
     except BaseException:
         await db.call_database(engine, _release, session, user_id, key)
         raise

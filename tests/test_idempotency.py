@@ -167,3 +167,33 @@ def test_a_malformed_key_is_422(client, token, video, value):
 
     assert response.status_code == 422
     assert balance(client, token) == 3
+
+
+def test_a_link_retried_with_its_key_is_one_video_and_the_replay_keeps_its_location(
+    make_video_client,
+):
+    client = make_video_client(link_allow_private=True, embedded_worker=False)
+    token = user_token(client)
+    body = {"url": "http://127.0.0.1:9/clip.mp4"}
+
+    def add(url_body, value="link-1"):
+        headers = {**bearer(token), "Idempotency-Key": value}
+        return client.post("/videos/link", json=url_body, headers=headers)
+
+    first, again = add(body), add(body)
+    other_url = add({"url": "http://127.0.0.1:9/other.mp4"})
+
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert again.headers["location"] == first.headers["location"] == f"/videos/{first.json()['id']}"
+    assert other_url.status_code == 422 and other_url.json() == {"detail": idempotency.MISMATCH}
+    listed = client.get("/videos", headers=bearer(token)).json()["data"]
+    assert [video["id"] for video in listed] == [first.json()["id"]]
+    # The key belongs to that request: on another route it is another request.
+    job = client.post(
+        f"/videos/{first.json()['id']}/jobs",
+        json={"kind": "extract_audio"},
+        headers={**bearer(token), "Idempotency-Key": "link-1"},
+    )
+    assert job.status_code == 422 and job.json() == {"detail": idempotency.MISMATCH}
