@@ -81,7 +81,9 @@ def _claim(
             )
         )
         session.commit()
-    return held
+    # Still contended after that (expired and released by others meanwhile): answer as for
+    # a request in flight, never run the work without holding the key.
+    return IdempotencyKey(user_id=user_id, key=key, request_hash=fingerprint)
 
 
 def _complete(session: Session, user_id: int, key: str, status_code: int, body: str) -> None:
