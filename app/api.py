@@ -707,7 +707,10 @@ ADMIN = {401: BAD_TOKEN[401], 403: _error("Not a superuser, or an inactive user"
 USER_NOT_FOUND = {404: _error("No such user")}
 
 
-async def get_user_by_id(user_id: int, admin: CurrentSuperuser, session: SessionDep) -> User:
+UserId = Annotated[int, Path(description="The user's id")]
+
+
+async def get_user_by_id(user_id: UserId, admin: CurrentSuperuser, session: SessionDep) -> User:
     user = await db.call_database(session.get_bind(), crud.get_user, session, user_id)
     if user is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="User not found")

@@ -144,11 +144,15 @@ class UserRead(UserBase):
 class UserAdminRead(UserRead):
     """A user as an operator sees them (GET /admin/users)."""
 
+    model_config = ALWAYS_SENT
+
     is_superuser: bool = Field(description="Whether the user may use the /admin routes")
 
 
 class UserPage(SQLModel):
     """One page of users, newest first."""
+
+    model_config = ALWAYS_SENT
 
     data: list[UserAdminRead] = Field(description="The users of this page")
     next_cursor: str | None = Field(
@@ -469,12 +473,16 @@ class CreditTransaction(CreditTransactionBase, table=True):
 class CreditTransactionRead(CreditTransactionBase):
     """One change of a user's credit balance."""
 
+    model_config = ALWAYS_SENT
+
     id: int = Field(description="The transaction's id; higher is newer")
     created_at: datetime = Field(description="When it happened (UTC)")
 
 
 class CreditPage(SQLModel):
     """One page of credit transactions, newest first."""
+
+    model_config = ALWAYS_SENT
 
     data: list[CreditTransactionRead] = Field(description="The transactions of this page")
     next_cursor: str | None = Field(

@@ -25,6 +25,8 @@ TAGS = [
     {"name": "users", "description": "The account the bearer token belongs to."},
     {"name": "videos", "description": "Your videos: upload, list, read, delete, thumbnail."},
     {"name": "jobs", "description": "The work done on your videos: follow it or cancel it."},
+    {"name": "credits", "description": "Your credit balance's history: grants, charges, refunds."},
+    {"name": "admin", "description": "Operators (superusers only): users and their credits."},
 ]
 
 VALIDATION_SCHEMAS: dict[str, dict[str, Any]] = {

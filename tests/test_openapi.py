@@ -23,6 +23,7 @@ VALIDATION_ERROR = {"$ref": "#/components/schemas/HTTPValidationError"}
 VERBS = {
     "get", "list", "create", "register", "login", "logout", "upload", "delete", "cancel",
     "stream", "check", "update", "refresh", "change", "add", "link", "fetch", "retry", "reset",
+    "grant",
 }  # fmt: skip
 # Response fields that may be left out: a 422 problem's "ctx" appears only when it has values.
 OPTIONAL_RESPONSE_FIELDS = {("ValidationError", "ctx")}
@@ -113,6 +114,12 @@ def test_operation_ids_are_the_camel_case_of_the_route_function_names(client: Te
         "get_job": "getJob",
         "cancel_job": "cancelJob",
         "stream_job_events": "streamJobEvents",
+        "create_video_job": "createVideoJob",
+        "get_job_result": "getJobResult",
+        "list_credit_transactions": "listCreditTransactions",
+        "grant_credits": "grantCredits",
+        "list_users": "listUsers",
+        "update_user": "updateUser",
     }
     document = client.app.openapi()
     # A list, not a set: two routes with one function name would merge two SDK functions.
