@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+import av
 import pytest
 from PIL import Image
 
@@ -16,7 +17,7 @@ from app.storage import StorageUnavailable, make_storage
 from tests import media
 from tests.services import redis_server, s3_server
 from tests.utils import bearer
-from tests.videos import ingest_job, upload, user_token, wait_until_settled
+from tests.videos import ingest_job, upload, user_token, wait_for, wait_until_settled
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +225,26 @@ def test_a_worker_that_cannot_reach_the_store_gives_the_job_back_without_an_atte
     assert video["status"] == "ready"
     assert len(calls) == 2
     assert ingest_job(client, token, created["id"])["attempts"] == 1  # the failed try is not one
+
+
+def test_extract_audio_with_s3_storage_keeps_its_flac_in_the_bucket(
+    s3, bucket, make_video_client, tmp_path
+):
+    client = make_video_client(**s3_settings(s3, bucket), default_credits=1)
+    token = user_token(client)
+    created = upload(client, token, media.mp4(tmp_path / "clip.mp4")).json()
+    assert wait_until_settled(client, token, created["id"], timeout=60)["status"] == "ready"
+
+    job = client.post(
+        f"/videos/{created['id']}/jobs", json={"kind": "extract_audio"}, headers=bearer(token)
+    ).json()
+    job = wait_for(client, token, f"/jobs/{job['id']}", lambda j: j["status"] == "succeeded")
+
+    key = f"videos/{created['id']}/jobs/{job['id']}/audio.flac"
+    assert key in s3.keys(bucket)
+    result = client.get(job["result_url"], headers=bearer(token))
+    assert result.status_code == 200 and result.headers["content-type"] == "audio/flac"
+    with av.open(io.BytesIO(result.content)) as flac:
+        assert (flac.streams.audio[0].rate, flac.streams.audio[0].channels) == (16000, 1)
+    assert client.delete(f"/videos/{created['id']}", headers=bearer(token)).status_code == 204
+    assert s3.keys(bucket) == []
