@@ -25,24 +25,32 @@ from pydantic import AfterValidator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app import crud, db, fetch, idempotency, upload
+from app import account_emails, crud, db, fetch, idempotency, upload
 from app.config import Settings
 from app.db import SessionDep
 from app.idempotency import IdempotencyKeyHeader
 from app.limits import MAX_BODY_BYTES
+from app.mail import Mailer
 from app.models import (
     JOB_FINISHED,
+    AccountDeletion,
     CreditGrant,
     CreditPage,
     CreditTransaction,
     CreditTransactionRead,
+    EmailVerificationConfirm,
     ErrorDetail,
     HealthStatus,
     JobCreate,
     JobPage,
     LoginForm,
+    Message,
+    PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     ProcessingJob,
     ProcessingJobRead,
+    RefreshRequest,
     Token,
     User,
     UserAdminRead,
@@ -55,9 +63,11 @@ from app.models import (
     VideoPage,
     VideoSource,
     VideoSourceRead,
+    normalize_email,
 )
-from app.security import PasswordHasher, create_access_token, user_id_from_token
+from app.security import PasswordHasher, access_token_claims, create_access_token
 from app.storage import THUMBNAIL, Storage, video_key
+from app.throttle import AuthLimits, Limit
 from app.worker import Worker
 
 BEARER = {"WWW-Authenticate": "Bearer"}
@@ -73,6 +83,20 @@ BAD_TOKEN = {401: _error("Missing, invalid or expired token"), 403: _error("Inac
 TOO_LARGE = {413: _error(f"Request body larger than {MAX_BODY_BYTES // 1024} KiB")}
 STORE_DOWN = {503: _error("The object store is unavailable; try again later (see Retry-After)")}
 
+TOO_MANY = {
+    429: {
+        **_error("Too many attempts: wait for Retry-After seconds"),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds until the next attempt is counted again",
+                "schema": {"type": "integer"},
+            }
+        },
+    }
+}
+BAD_PASSWORD = {400: _error("Incorrect password")}
+BAD_LINK_TOKEN = {400: _error("Invalid, used or expired token")}
+
 
 # async: they only read app.state, and FastAPI would run a plain `def` dependency in the
 # threadpool, a thread hop per dependency per request (measured in bench/README.md).
@@ -84,8 +108,18 @@ async def get_hasher(request: Request) -> PasswordHasher:
     return request.app.state.hasher
 
 
+async def get_limits(request: Request) -> AuthLimits:
+    return request.app.state.limits
+
+
+async def get_mailer(request: Request) -> Mailer:
+    return request.app.state.mailer
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
+LimitsDep = Annotated[AuthLimits, Depends(get_limits)]
+MailerDep = Annotated[Mailer, Depends(get_mailer)]
 TokenDep = Annotated[str, Depends(OAuth2PasswordBearer(tokenUrl="auth/token"))]
 
 
@@ -94,12 +128,13 @@ def inactive_user() -> HTTPException:
 
 
 def _current_user(session: Session, token: str, key: str) -> User:
-    user_id = user_id_from_token(token, key=key)
-    user = crud.get_user(session, user_id) if user_id is not None else None
+    claims = access_token_claims(token, key=key)
+    user = crud.get_user(session, claims.user_id) if claims is not None else None
     # End the read transaction here: its connection goes back to the pool now, not when the
     # session closes, so a sync route that waits for a thread never sits on a connection.
     session.commit()
-    if user is None:
+    # The row read anyway says since when its tokens count (logout-all): no extra query.
+    if user is None or claims is None or claims.issued_at < crud.tokens_valid_after(user):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail="Could not validate credentials", headers=BEARER
         )
@@ -118,6 +153,58 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 # Operation ids are the camelCase of these function names (app/openapi.py): name each route
 # function as a verb phrase (get_me -> getMe) and keep it, since clients call it by that name.
+
+
+async def get_verified_user(user: CurrentUser, settings: SettingsDep) -> User:
+    """The current user, refused with 403 while REQUIRE_VERIFIED_EMAIL is set and the address
+    is not verified. For the routes that spend resources (videos, jobs)."""
+    if settings.require_verified_email and not user.email_verified:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Email not verified")
+    return user
+
+
+VerifiedUser = Annotated[User, Depends(get_verified_user)]
+UNVERIFIED = {403: _error("Inactive user, or email not verified (REQUIRE_VERIFIED_EMAIL)")}
+
+
+def client_address(request: Request) -> str:
+    """The peer's address as uvicorn gives it. Behind a proxy, uvicorn's --proxy-headers and
+    --forwarded-allow-ips make it the client's (X-Forwarded-For) only for a trusted proxy."""
+    return request.client.host if request.client else "unknown"
+
+
+def account_key(email: str) -> str:
+    """The throttling key of an account as typed: every spelling of one address counts once."""
+    try:
+        return normalize_email(email)
+    except ValueError:
+        return email.strip().lower()
+
+
+def refuse_if_throttled(*checks: tuple[Limit, str]) -> None:
+    waits = [wait for limit, key in checks if (wait := limit.retry_after(key)) is not None]
+    if waits:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail="Too many attempts, try again later",
+            headers={"Retry-After": str(max(waits))},
+        )
+
+
+def new_token_pair(
+    session: Session, settings: Settings, user: User, *, refresh_token: str, session_id: str
+) -> Token:
+    assert user.id is not None
+    access_token, expires_in = create_access_token(
+        user.id,
+        key=settings.jwt_key,
+        expire_minutes=settings.access_token_expire_minutes,
+        session_id=session_id,
+        not_before=crud.tokens_valid_after(user),
+    )
+    return Token(access_token=access_token, expires_in=expires_in, refresh_token=refresh_token)
+
+
 router = APIRouter()
 
 
@@ -153,48 +240,234 @@ def register(
     return user
 
 
-def _issue_token(
-    session: Session, settings: Settings, hasher: PasswordHasher, email: str, password: str
-) -> Token:
-    user = crud.authenticate(session, email=email, password=password, hasher=hasher)
+class LoginContext:
+    """What both login routes need besides the credentials."""
+
+    def __init__(
+        self,
+        request: Request,
+        session: SessionDep,
+        settings: SettingsDep,
+        hasher: HasherDep,
+        limits: LimitsDep,
+    ) -> None:
+        self.address = client_address(request)
+        self.session, self.settings, self.hasher, self.limits = session, settings, hasher, limits
+
+
+def _issue_token(context: LoginContext, email: str, password: str) -> Token:
+    limits, account = context.limits, account_key(email)
+    # Before the password is checked: a throttled account is 429 even with the right password,
+    # and exactly the same whether it exists or not.
+    refuse_if_throttled(
+        (limits.login_per_account, account), (limits.login_per_address, context.address)
+    )
+    session = context.session
+    user = crud.authenticate(session, email=email, password=password, hasher=context.hasher)
     if user is None:
+        limits.login_per_account.hit(account)
+        limits.login_per_address.hit(context.address)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail="Incorrect email or password", headers=BEARER
         )
     # Checked only after the password matched, so a 403 never tells a stranger an account exists.
     if not user.is_active:
         raise inactive_user()
-    access_token, expires_in = create_access_token(
-        user.id, key=settings.jwt_key, expire_minutes=settings.access_token_expire_minutes
+    assert user.id is not None
+    settings = context.settings
+    refresh_token, session_id = crud.start_session(
+        session, user_id=user.id, expire_days=settings.refresh_token_expire_days
     )
-    return Token(access_token=access_token, expires_in=expires_in)
+    return new_token_pair(
+        session, settings, user, refresh_token=refresh_token, session_id=session_id
+    )
+
+
+LOGIN_ERRORS = {**BAD_CREDENTIALS, **TOO_LARGE, **TOO_MANY}
 
 
 @router.post(
     "/auth/login",
     tags=["auth"],
     summary="Log in with email and password",
-    responses={**BAD_CREDENTIALS, **TOO_LARGE},
+    responses=LOGIN_ERRORS,
 )
-def login(
-    credentials: UserLogin, session: SessionDep, settings: SettingsDep, hasher: HasherDep
-) -> Token:
-    return _issue_token(session, settings, hasher, credentials.email, credentials.password)
+def login(credentials: UserLogin, context: Annotated[LoginContext, Depends()]) -> Token:
+    return _issue_token(context, credentials.email, credentials.password)
 
 
 @router.post(
     "/auth/token",
     tags=["auth"],
     summary="Log in with the OAuth2 password form (username = email)",
-    responses={**BAD_CREDENTIALS, **TOO_LARGE},
+    responses=LOGIN_ERRORS,
 )
 def login_with_form(
     form: Annotated[LoginForm, Form()],
+    context: Annotated[LoginContext, Depends()],
+) -> Token:
+    return _issue_token(context, form.username, form.password)
+
+
+@router.post(
+    "/auth/refresh",
+    tags=["auth"],
+    summary="Exchange a refresh token for a new token pair (the old one is used up)",
+    responses={
+        401: _error("Unknown, used, revoked or expired refresh token (reuse ends the session)"),
+        403: _error("Inactive user"),
+        **TOO_LARGE,
+    },
+)
+def refresh_session(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> Token:
+    rotated = crud.rotate_refresh_token(
+        session, token=body.refresh_token, expire_days=settings.refresh_token_expire_days
+    )
+    if rotated is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="Invalid refresh token")
+    user, refresh_token, session_id = rotated
+    if not user.is_active:
+        raise inactive_user()
+    return new_token_pair(
+        session, settings, user, refresh_token=refresh_token, session_id=session_id
+    )
+
+
+@router.post(
+    "/auth/logout",
+    tags=["auth"],
+    summary="End the session of this refresh token",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=TOO_LARGE,
+)
+def log_out(body: RefreshRequest, session: SessionDep) -> None:
+    crud.end_session(session, token=body.refresh_token)
+
+
+@router.post(
+    "/auth/logout-all",
+    tags=["auth"],
+    summary="End every session of the current user, access tokens included",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=BAD_TOKEN,
+)
+def log_out_everywhere(user: CurrentUser, session: SessionDep) -> None:
+    crud.end_all_sessions(session, user)
+
+
+@router.post(
+    "/auth/password",
+    tags=["auth"],
+    summary="Change the password; every other session ends",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**BAD_PASSWORD, **BAD_TOKEN, **TOO_LARGE, **TOO_MANY},
+)
+def change_password(
+    body: PasswordChange,
+    user: CurrentUser,
+    token: TokenDep,
     session: SessionDep,
     settings: SettingsDep,
     hasher: HasherDep,
-) -> Token:
-    return _issue_token(session, settings, hasher, form.username, form.password)
+    limits: LimitsDep,
+) -> None:
+    _check_password(user, body.current_password, hasher, limits)
+    crud.set_password(session, user, password=body.new_password, hasher=hasher)
+    claims = access_token_claims(token, key=settings.jwt_key)
+    # This session keeps its refresh token (its access token dies with the others: refresh).
+    crud.end_all_sessions(session, user, keep_family=claims.session_id if claims else None)
+
+
+def _check_password(user: User, password: str, hasher: PasswordHasher, limits: AuthLimits) -> None:
+    """Counted as a failed login: a stolen access token does not buy unlimited guesses."""
+    refuse_if_throttled((limits.login_per_account, user.email))
+    if not crud.check_password(user, password=password, hasher=hasher):
+        limits.login_per_account.hit(user.email)
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Incorrect password")
+
+
+RESET_REQUESTED = "If an account has this address, a reset link is on its way"
+
+
+@router.post(
+    "/auth/password-reset/request",
+    tags=["auth"],
+    summary="Email a password reset link (same answer whether or not the account exists)",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**TOO_LARGE, **TOO_MANY},
+)
+def request_password_reset(
+    body: PasswordResetRequest,
+    request: Request,
+    settings: SettingsDep,
+    limits: LimitsDep,
+    mailer: MailerDep,
+) -> Message:
+    account, address = account_key(body.email), client_address(request)
+    refuse_if_throttled((limits.email_per_account, account), (limits.email_per_address, address))
+    limits.email_per_account.hit(account)
+    limits.email_per_address.hit(address)
+    # Even the lookup happens off the request path, so the answer's timing reveals nothing.
+    engine = request.app.state.engine
+    mailer.submit(account_emails.send_password_reset, engine, settings, mailer, body.email)
+    return Message(message=RESET_REQUESTED)
+
+
+@router.post(
+    "/auth/password-reset/confirm",
+    tags=["auth"],
+    summary="Set a new password with the emailed token; every session ends",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**BAD_LINK_TOKEN, **TOO_LARGE},
+)
+def reset_password(body: PasswordResetConfirm, session: SessionDep, hasher: HasherDep) -> None:
+    user = crud.use_account_token(session, token=body.token, purpose="password_reset")
+    if user is None or not user.is_active:
+        session.rollback()
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Invalid or expired token")
+    crud.reset_password(session, user, password=body.new_password, hasher=hasher)
+    crud.end_all_sessions(session, user)
+
+
+@router.post(
+    "/auth/verify-email/request",
+    tags=["auth"],
+    summary="Email a link that verifies the current user's address",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**BAD_TOKEN, **TOO_MANY},
+)
+def request_email_verification(
+    user: CurrentUser,
+    request: Request,
+    settings: SettingsDep,
+    limits: LimitsDep,
+    mailer: MailerDep,
+) -> Message:
+    address = client_address(request)
+    refuse_if_throttled((limits.email_per_account, user.email), (limits.email_per_address, address))
+    limits.email_per_account.hit(user.email)
+    limits.email_per_address.hit(address)
+    if user.email_verified:
+        return Message(message="The address is already verified")
+    engine = request.app.state.engine
+    mailer.submit(account_emails.send_email_verification, engine, settings, mailer, user.id)
+    return Message(message="A verification link is on its way")
+
+
+@router.post(
+    "/auth/verify-email/confirm",
+    tags=["auth"],
+    summary="Verify the address with the emailed token",
+    response_model=UserRead,
+    responses={**BAD_LINK_TOKEN, **TOO_LARGE},
+)
+def verify_email(body: EmailVerificationConfirm, session: SessionDep) -> User:
+    user = crud.use_account_token(session, token=body.token, purpose="email_verification")
+    if user is None:
+        session.rollback()
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Invalid or expired token")
+    crud.mark_email_verified(session, user)
+    return user
 
 
 @router.get(
@@ -790,3 +1063,21 @@ async def update_user(
     return await db.call_database(
         session.get_bind(), crud.set_user_active, session, user, update.is_active
     )
+
+
+@router.delete(
+    "/me",
+    tags=["users"],
+    summary="Delete the current user's account and everything it owns",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**BAD_PASSWORD, **BAD_TOKEN, **TOO_LARGE, **TOO_MANY},
+)
+def delete_account(
+    body: AccountDeletion,
+    user: CurrentUser,
+    session: SessionDep,
+    hasher: HasherDep,
+    limits: LimitsDep,
+) -> None:
+    _check_password(user, body.password, hasher, limits)
+    crud.delete_user(session, user)

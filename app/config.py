@@ -90,6 +90,34 @@ class Settings(BaseSettings):
         """The price of a paid job kind, or None for a kind that is not for sale."""
         return getattr(self, f"price_{kind}_per_minute", None)
 
+    # Sessions and emailed links (app/crud.py, app/account_emails.py).
+    refresh_token_expire_days: int = Field(default=30, gt=0)
+    password_reset_expire_minutes: int = Field(default=30, gt=0)
+    email_verification_expire_hours: int = Field(default=48, gt=0)
+    # Video and job routes refuse users whose address is not verified (app.api.VerifiedUser).
+    require_verified_email: bool = False
+
+    # Email (app/mail.py). Without SMTP_HOST, development writes each email to the log.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, gt=0, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Video AI <no-reply@example.com>"
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The web frontend that owns the /reset-password and /verify-email pages the links open.
+    frontend_url: str = "http://localhost:5173"
+
+    # Throttling (app/throttle.py): "memory://" counts per process; "redis://host:port/0" lets
+    # every worker and every instance share the counts.
+    rate_limit_storage_uri: str = "memory://"
+    login_max_failures: int = Field(default=5, gt=0)  # per account per window
+    login_max_failures_per_address: int = Field(default=100, gt=0)  # per client address
+    login_window_seconds: int = Field(default=15 * 60, gt=0)
+    email_requests_max: int = Field(default=5, gt=0)  # reset/verify emails per account
+    email_requests_max_per_address: int = Field(default=20, gt=0)
+    email_requests_window_seconds: int = Field(default=60 * 60, gt=0)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_comma_separated(cls, value: object) -> object:

@@ -2,26 +2,32 @@
 
 import base64
 import logging
+import math
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import bindparam, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app import credits as ledger
 from app import jobs
 from app.models import (
+    AccountToken,
+    AccountTokenPurpose,
     AIUsageLog,
     AIUsageLogCreate,
     CreditTransaction,
     ProcessingJob,
+    RefreshToken,
     User,
     UserCreate,
     VideoSource,
     normalize_email,
+    utc_now,
 )
-from app.security import PasswordHasher
+from app.security import PasswordHasher, hash_opaque_token, new_opaque_token, new_session_id
 from app.storage import SOURCE, PendingObject, Storage, StorageUnavailable, video_key
 
 logger = logging.getLogger("app")
@@ -349,3 +355,191 @@ def decode_cursor(cursor: str) -> int:
     if prefix != "id" or not number.isdigit() or not 0 < int(number) <= MAX_ID + 1:
         raise ValueError("invalid cursor")
     return int(number)
+
+
+# Sessions: rotating refresh tokens (see RefreshToken in app/models.py).
+
+
+def start_session(session: Session, *, user_id: int, expire_days: int) -> tuple[str, str]:
+    """A new session (family) for the user: (its first refresh token, the family id)."""
+    family_id = new_session_id()
+    token = _add_refresh_token(session, user_id=user_id, family_id=family_id, days=expire_days)
+    session.commit()
+    return token, family_id
+
+
+def _add_refresh_token(session: Session, *, user_id: int, family_id: str, days: int) -> str:
+    token, token_hash = new_opaque_token()
+    expires_at = utc_now() + timedelta(days=days)
+    session.add(
+        RefreshToken(
+            user_id=user_id, family_id=family_id, token_hash=token_hash, expires_at=expires_at
+        )
+    )
+    return token
+
+
+def rotate_refresh_token(
+    session: Session, *, token: str, expire_days: int
+) -> tuple[User, str, str] | None:
+    """Use up a refresh token: (its user, the successor token, the family id), or None.
+
+    A token that was already used is the sign of a copy (the thief's or the user's): its whole
+    family is revoked, so the newer token dies too. Two requests racing with one token: the
+    conditional UPDATE lets exactly one through; the other counts as a reuse.
+    """
+    row = session.exec(
+        select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(token))
+    ).first()
+    if row is None:
+        session.commit()
+        return None
+    now = utc_now()
+    used = session.exec(
+        update(RefreshToken)
+        .where(
+            col(RefreshToken.id) == row.id,
+            col(RefreshToken.used_at).is_(None),
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.expires_at) > now,
+        )
+        .values(used_at=now)
+    )
+    token_id, user_id, family_id = row.id, row.user_id, row.family_id
+    if used.rowcount != 1:
+        session.rollback()  # ends the transaction: the check below sees the winner's commit
+        if _was_used(session, token_id):
+            _revoke_families(session, col(RefreshToken.family_id) == family_id)
+        session.commit()
+        return None
+    user = get_user(session, user_id)
+    successor = _add_refresh_token(session, user_id=user_id, family_id=family_id, days=expire_days)
+    session.commit()
+    return (user, successor, family_id) if user is not None else None
+
+
+def _was_used(session: Session, token_id: int | None) -> bool:
+    used_at = session.exec(select(RefreshToken.used_at).where(RefreshToken.id == token_id)).first()
+    return used_at is not None
+
+
+def _revoke_families(session: Session, *conditions) -> None:
+    session.exec(
+        update(RefreshToken)
+        .where(col(RefreshToken.revoked_at).is_(None), *conditions)
+        .values(revoked_at=utc_now())
+    )
+
+
+def end_session(session: Session, *, token: str) -> None:
+    """Revoke the family of this refresh token (logout); nothing for an unknown token."""
+    family_id = session.exec(
+        select(RefreshToken.family_id).where(RefreshToken.token_hash == hash_opaque_token(token))
+    ).first()
+    if family_id is not None:
+        _revoke_families(session, col(RefreshToken.family_id) == family_id)
+    session.commit()
+
+
+def end_all_sessions(session: Session, user: User, *, keep_family: str | None = None) -> None:
+    """Revoke the user's refresh tokens (all, or all but one session's) and refuse every
+    access token issued until now."""
+    conditions = [col(RefreshToken.user_id) == user.id]
+    if keep_family is not None:
+        conditions.append(col(RefreshToken.family_id) != keep_family)
+    _revoke_families(session, *conditions)
+    # Rounded up to a whole second: tokens carry whole-second iat, and any issued before now,
+    # also earlier in this second, must fall before it (new ones are issued at >= it).
+    now = datetime.now(UTC)
+    user.tokens_valid_after = datetime.fromtimestamp(math.ceil(now.timestamp()), UTC)
+    session.add(user)
+    session.commit()
+
+
+def tokens_valid_after(user: User) -> int:
+    """The earliest iat an access token of this user may have (0: no limit)."""
+    valid_after = user.tokens_valid_after
+    return int(valid_after.timestamp()) if valid_after is not None else 0
+
+
+# Passwords and the emailed single-use tokens.
+
+
+def check_password(user: User, *, password: str, hasher: PasswordHasher) -> bool:
+    matches, _ = hasher.verify(password, user.password_hash)
+    return matches
+
+
+def set_password(session: Session, user: User, *, password: str, hasher: PasswordHasher) -> None:
+    """Store the new password's hash; every reset link sent before dies with the old password."""
+    user.password_hash = hasher.hash(password)
+    session.add(user)
+    session.exec(
+        delete(AccountToken).where(
+            col(AccountToken.user_id) == user.id, col(AccountToken.purpose) == "password_reset"
+        )
+    )
+    session.commit()
+
+
+def reset_password(session: Session, user: User, *, password: str, hasher: PasswordHasher) -> None:
+    """A password set through an emailed link: the link also proved the address."""
+    user.email_verified = True
+    set_password(session, user, password=password, hasher=hasher)
+
+
+def create_account_token(
+    session: Session, *, user_id: int, purpose: AccountTokenPurpose, expires_in: timedelta
+) -> str:
+    token, token_hash = new_opaque_token()
+    session.add(
+        AccountToken(
+            user_id=user_id,
+            purpose=purpose,
+            token_hash=token_hash,
+            expires_at=utc_now() + expires_in,
+        )
+    )
+    session.commit()
+    return token
+
+
+def use_account_token(session: Session, *, token: str, purpose: AccountTokenPurpose) -> User | None:
+    """The user of a valid token of this purpose, which is used up now; None otherwise.
+
+    The conditional UPDATE makes it single-use even when two requests race with it.
+    """
+    row = session.exec(
+        select(AccountToken).where(
+            AccountToken.token_hash == hash_opaque_token(token), AccountToken.purpose == purpose
+        )
+    ).first()
+    if row is None:
+        session.commit()
+        return None
+    now = utc_now()
+    used = session.exec(
+        update(AccountToken)
+        .where(
+            col(AccountToken.id) == row.id,
+            col(AccountToken.used_at).is_(None),
+            col(AccountToken.expires_at) > now,
+        )
+        .values(used_at=now)
+    )
+    if used.rowcount != 1:
+        session.rollback()
+        return None
+    return get_user(session, row.user_id)  # the caller commits with its change
+
+
+def mark_email_verified(session: Session, user: User) -> None:
+    user.email_verified = True
+    session.add(user)
+    session.commit()
+
+
+def delete_user(session: Session, user: User) -> None:
+    """The user and, by the foreign keys' cascades, their tokens and usage logs."""
+    session.exec(delete(User).where(col(User.id) == user.id))
+    session.commit()

@@ -19,8 +19,10 @@ from app import db, docs_ui, openapi
 from app.api import router
 from app.config import Settings
 from app.limits import BodySizeLimit
+from app.mail import Mailer
 from app.security import PasswordHasher
 from app.storage import StorageUnavailable, make_storage
+from app.throttle import AuthLimits, Throttle
 from app.worker import Worker
 
 logger = logging.getLogger("app")
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_secret_key()
     engine = db.make_engine(settings)
+    mailer = Mailer(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if settings.embedded_worker:
                 worker.stop()
+            mailer.close()  # the queued emails go out before the engine closes
             engine.dispose()
 
     app = FastAPI(
@@ -123,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
+    app.state.mailer = mailer
+    app.state.limits = AuthLimits(Throttle(settings.rate_limit_storage_uri), settings)
     app.include_router(router)
     openapi.install(app)
     docs_ui.install(app)

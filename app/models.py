@@ -121,6 +121,19 @@ class User(UserBase, table=True):
     credits: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     is_superuser: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
+    email_verified: bool = Field(
+        default=False,
+        sa_column_kwargs={"server_default": false()},
+        description="Whether the user proved the address by following an emailed link",
+    )
+    # Checked in the user lookup every bearer request already makes, so ending every session
+    # costs /me no query: access tokens issued (iat) before this second are refused.
+    tokens_valid_after: datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        description="Access tokens issued before this time are refused (logout-all)",
+    )
+
 
 class UserCreate(UserBase):
     """A new account's email address and password."""
@@ -139,6 +152,9 @@ class UserRead(UserBase):
     created_at: datetime = Field(description="When the account was created (UTC, ISO 8601).")
     is_active: bool = Field(description="False for a disabled account, which cannot log in.")
     credits: int = Field(description="Credits left to pay for AI work.")
+    email_verified: bool = Field(
+        description="Whether the user proved the address by following an emailed link."
+    )
 
 
 class UserAdminRead(UserRead):
@@ -201,6 +217,91 @@ class Token(SQLModel):
     access_token: str = Field(description="The JWT to send as `Authorization: Bearer <token>`.")
     token_type: Literal["bearer"] = Field(default="bearer", description="Always `bearer`.")
     expires_in: int = Field(description="Seconds until the token expires.")
+    refresh_token: str = Field(
+        description="Opaque, single-use: POST it to /auth/refresh for a new pair, or to "
+        "/auth/logout to end the session."
+    )
+
+
+class RefreshToken(SQLModel, table=True):
+    """One refresh token of a session. A session (family) is a chain of rotated tokens: each
+    use marks the token used and adds its successor; a used one presented again revokes the
+    whole family (reuse detection, OAuth 2.0 Security BCP §4.14)."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        foreign_key="users.id", index=True, ondelete="CASCADE", description="The session's user"
+    )
+    family_id: str = Field(
+        max_length=32, index=True, description="The session: every rotation of one login"
+    )
+    token_hash: str = Field(
+        max_length=64, unique=True, description="SHA-256 (hex) of the token; the token is not kept"
+    )
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, description="Refused from this time on")
+    used_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="When it was exchanged for its successor"
+    )
+    revoked_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="When its session was ended"
+    )
+
+
+class RefreshRequest(SQLModel):
+    refresh_token: str = Field(max_length=256, description="A refresh token from a Token")
+
+
+AccountTokenPurpose = Literal["password_reset", "email_verification"]
+
+
+class AccountToken(SQLModel, table=True):
+    """A single-use token sent by email in a link: password reset or email verification."""
+
+    __tablename__ = "account_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        foreign_key="users.id", index=True, ondelete="CASCADE", description="Whose account"
+    )
+    purpose: str = Field(max_length=32, description="password_reset or email_verification")
+    token_hash: str = Field(
+        max_length=64, unique=True, description="SHA-256 (hex) of the token; the token is not kept"
+    )
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, description="Refused from this time on")
+    used_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="Set when used: a token works once"
+    )
+
+
+class PasswordChange(SQLModel):
+    current_password: str = Field(max_length=1024, description="The password in use now")
+    new_password: Password = Field(description="8 characters to 72 UTF-8 bytes, no NUL")
+
+
+class PasswordResetRequest(SQLModel):
+    # Not validated as an address: any string gets the same 202, so nothing is revealed.
+    email: str = Field(max_length=EMAIL_MAX_LENGTH, description="The account's email address")
+
+
+class PasswordResetConfirm(SQLModel):
+    token: str = Field(max_length=256, description="The token from the emailed link")
+    new_password: Password = Field(description="8 characters to 72 UTF-8 bytes, no NUL")
+
+
+class EmailVerificationConfirm(SQLModel):
+    token: str = Field(max_length=256, description="The token from the emailed link")
+
+
+class AccountDeletion(SQLModel):
+    password: str = Field(max_length=1024, description="The account's password, as a last check")
+
+
+class Message(SQLModel):
+    message: str = Field(description="What happened, for a person to read")
 
 
 class AIUsageLogBase(SQLModel):

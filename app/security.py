@@ -1,9 +1,13 @@
-"""Password hashing and access tokens: the only module that knows passlib and jose."""
+"""Password hashing, access tokens and opaque tokens: the only module that knows passlib and
+jose."""
 
+import hashlib
 import logging
 import re
+import secrets
 import time
 from functools import lru_cache
+from typing import NamedTuple
 
 from jose import JOSEError, jwk, jwt
 from jose.backends.base import Key
@@ -12,6 +16,10 @@ from passlib.context import CryptContext
 logger = logging.getLogger("app")
 
 ALGORITHM = "HS256"
+# Every access token says what it is and whom it is for (RFC 8725 §3.11, §3.9): a token signed
+# with the same key for another purpose never opens the API.
+ACCESS_TOKEN_TYPE = "access"
+AUDIENCE = "video-ai-api"
 BCRYPT_MAX_BYTES = 72
 CLOCK_LEEWAY_SECONDS = 5
 _DECIMAL_ID = re.compile(r"[1-9][0-9]{0,17}")  # fits 64 bits; crud.get_user bounds it to users.id
@@ -52,11 +60,30 @@ class PasswordHasher:
             return False, None
 
 
-def create_access_token(user_id: int, *, key: str, expire_minutes: int) -> tuple[str, int]:
-    """Return the token and its lifetime in seconds."""
-    now = int(time.time())
+class AccessClaims(NamedTuple):
+    user_id: int
+    issued_at: int
+    session_id: str | None  # the refresh-token family the token was issued with
+
+
+def create_access_token(
+    user_id: int, *, key: str, expire_minutes: int, session_id: str, not_before: int = 0
+) -> tuple[str, int]:
+    """Return the token and its lifetime in seconds.
+
+    `iat` is at least `not_before`: the user's "tokens valid after" second, so a token issued in
+    the same second as a logout-all is not refused with those it ends.
+    """
+    now = max(int(time.time()), not_before)
     expires_in = expire_minutes * 60
-    claims = {"sub": str(user_id), "iat": now, "exp": now + expires_in}
+    claims = {
+        "sub": str(user_id),
+        "iat": now,
+        "exp": now + expires_in,
+        "typ": ACCESS_TOKEN_TYPE,
+        "aud": AUDIENCE,
+        "sid": session_id,
+    }
     return jwt.encode(claims, key, algorithm=ALGORITHM), expires_in
 
 
@@ -67,17 +94,19 @@ def _verification_key(key: str) -> Key:
     return jwk.construct(key, ALGORITHM)
 
 
-def user_id_from_token(token: str, *, key: str) -> int | None:
-    """The user id of a valid token, or None for any token that is not exactly ours."""
+def access_token_claims(token: str, *, key: str) -> AccessClaims | None:
+    """The claims of a valid access token, or None for any token that is not exactly ours."""
     try:
         claims = jwt.decode(
             token,
             _verification_key(key),
             algorithms=[ALGORITHM],
+            audience=AUDIENCE,
             options={
                 "require_exp": True,
                 "require_iat": True,
                 "require_sub": True,
+                "require_aud": True,
                 "leeway": CLOCK_LEEWAY_SECONDS,
             },
         )
@@ -88,7 +117,39 @@ def user_id_from_token(token: str, *, key: str) -> int | None:
     # jose accepts "123" or 1.5 for exp/iat; RFC 7519 NumericDate here means an integer.
     if any(type(claims[name]) is not int for name in ("exp", "iat")):
         return None
+    if claims.get("typ") != ACCESS_TOKEN_TYPE:
+        return None
     subject = claims["sub"]
     if not isinstance(subject, str) or not _DECIMAL_ID.fullmatch(subject):
         return None
-    return int(subject)
+    session_id = claims.get("sid")
+    if session_id is not None and not isinstance(session_id, str):
+        return None
+    return AccessClaims(int(subject), claims["iat"], session_id)
+
+
+def user_id_from_token(token: str, *, key: str) -> int | None:
+    """The user id of a valid access token, or None."""
+    claims = access_token_claims(token, key=key)
+    return claims.user_id if claims else None
+
+
+OPAQUE_TOKEN_BYTES = 32
+
+
+def new_opaque_token() -> tuple[str, str]:
+    """A random token for the client (refresh, reset, verification) and the hash to store.
+
+    Only the hash is stored, so a copy of the database opens nothing. SHA-256 suffices (no
+    bcrypt): the token has 256 random bits, nothing to guess.
+    """
+    token = secrets.token_urlsafe(OPAQUE_TOKEN_BYTES)
+    return token, hash_opaque_token(token)
+
+
+def hash_opaque_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_session_id() -> str:
+    return secrets.token_hex(16)

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.config import Settings
-from tests.utils import TEST_SECRET_KEY, login, register
+from tests.utils import TEST_SECRET_KEY, UNTHROTTLED, login, register
 
 # The tests see none of the developer's settings (shell variables or .env), and app.main's
 # module-level app, imported below, touches none of the repository's files.
@@ -43,6 +43,7 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
             "embedded_worker": False,
             "queue_url": "memory://",
             "media_root": tmp_path / "media",
+            **UNTHROTTLED,
         }
         settings = Settings(_env_file=None, **{**defaults, **overrides})
         client = TestClient(create_app(settings), raise_server_exceptions=False)

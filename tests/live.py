@@ -18,6 +18,7 @@ import httpx
 from sqlalchemy import create_engine, inspect, text
 
 from app.db import ROOT
+from tests.utils import UNTHROTTLED
 
 Request = tuple[str, str, dict]  # method, URL, httpx keyword arguments
 
@@ -43,6 +44,7 @@ def live_server(
         "DATABASE_URL": database_url,
         "SECRET_KEY": "live-server-test-secret-key-0123456789",
         "BCRYPT_ROUNDS": "4",
+        **{name.upper(): str(value) for name, value in UNTHROTTLED.items()},
         **(env or {}),
     }
     command = [

@@ -15,7 +15,7 @@ def test_register_returns_the_user_without_the_hash(client, session):
 
     assert response.status_code == 201
     body = response.json()
-    assert set(body) == {"id", "email", "created_at", "is_active", "credits"}
+    assert set(body) == {"id", "email", "created_at", "is_active", "credits", "email_verified"}
     assert body["email"] == "alice@example.com"
     assert body["is_active"] is True
     assert body["credits"] == 0

@@ -7,6 +7,7 @@ from jose import jwt
 from sqlmodel import select
 
 from app.models import User
+from app.security import AUDIENCE
 from tests.utils import TEST_SECRET_KEY, bearer, register
 
 KEY = TEST_SECRET_KEY
@@ -37,7 +38,7 @@ def test_me_shows_credits_as_stored_now(client, session, token):
 
 def _claims(**changes):
     now = int(time.time())
-    claims = {"sub": "1", "iat": now, "exp": now + 600}
+    claims = {"sub": "1", "iat": now, "exp": now + 600, "typ": "access", "aud": AUDIENCE}
     claims.update(changes)
     return {name: value for name, value in claims.items() if value is not None}
 

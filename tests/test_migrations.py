@@ -73,6 +73,7 @@ def test_starting_the_app_creates_the_database_with_every_table(tmp_path):
 
     database_url = f"sqlite:///{tmp_path / 'app.db'}"
     assert table_names(database_url) == set(metadata.tables) | {"alembic_version"}
-    assert {"users", "ai_usage_logs", "video_sources", "processing_jobs"} <= set(metadata.tables)
+    tables = {"users", "ai_usage_logs", "video_sources", "processing_jobs", "refresh_tokens"}
+    assert tables | {"account_tokens"} <= set(metadata.tables)
     assert query(database_url, "SELECT version_num FROM alembic_version")[0][0]
     assert query(database_url, "PRAGMA journal_mode") == [("wal",)]

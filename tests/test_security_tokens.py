@@ -9,10 +9,11 @@ import time
 import pytest
 from jose import jwt
 
-from app.security import CLOCK_LEEWAY_SECONDS
+from app.security import ACCESS_TOKEN_TYPE, AUDIENCE, CLOCK_LEEWAY_SECONDS
 from tests.utils import bearer, login, register
 
 INVALID = {"detail": "Could not validate credentials"}
+OURS = {"typ": ACCESS_TOKEN_TYPE, "aud": AUDIENCE}  # what every access token of ours says
 NOT_AUTHENTICATED = {"detail": "Not authenticated"}
 
 
@@ -26,7 +27,7 @@ def segment(value: dict) -> str:
 
 def claims(user_id: str = "1", **changes):
     now = int(time.time())
-    result = {"sub": user_id, "iat": now, "exp": now + 600, **changes}
+    result = {"sub": user_id, "iat": now, "exp": now + 600, **OURS, **changes}
     return {name: value for name, value in result.items() if value is not None}
 
 
@@ -62,6 +63,27 @@ def test_issued_tokens_are_hs256_with_integer_exp_iat_and_string_sub(client, use
     assert payload["sub"] == user_id
     assert type(payload["exp"]) is int and type(payload["iat"]) is int
     assert payload["exp"] - payload["iat"] == 30 * 60
+    assert payload["typ"] == "access" and payload["aud"] == "video-ai-api"
+    assert isinstance(payload["sid"], str)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"typ": "password_reset"}, id="reset-typ"),
+        pytest.param({"typ": "refresh"}, id="refresh-typ"),
+        pytest.param({"typ": "at+jwt"}, id="other-typ"),
+        pytest.param({"typ": ["access"]}, id="typ-list"),
+        pytest.param({"aud": "another-service"}, id="other-aud"),
+        pytest.param({"aud": ["another-service"]}, id="other-aud-list"),
+        pytest.param({"aud": 1}, id="aud-number"),
+        pytest.param({"sid": 1}, id="sid-number"),
+    ],
+)
+def test_a_token_of_another_purpose_or_audience_is_rejected(client, key, user_id, changes):
+    """RFC 8725 §3.9, §3.11: signed with our key, but not an access token for this API."""
+    token = jwt.encode(claims(user_id, **changes), key, "HS256")
+    assert_rejected(client.get("/me", headers=bearer(token)))
 
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
@@ -130,7 +152,7 @@ def test_a_token_not_yet_valid_is_rejected(client, key, user_id):
     assert_rejected(client.get("/me", headers=bearer(token)))
 
 
-@pytest.mark.parametrize("missing", ["exp", "iat", "sub"])
+@pytest.mark.parametrize("missing", ["exp", "iat", "sub", "typ", "aud"])
 def test_a_token_without_a_required_claim_is_rejected(client, key, user_id, missing):
     token = jwt.encode(claims(user_id, **{missing: None}), key, "HS256")
     assert missing not in jwt.get_unverified_claims(token)

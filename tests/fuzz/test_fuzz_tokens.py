@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jose import jwt
 
+from app.security import AUDIENCE
 from tests.fuzz.conftest import STATS
 from tests.fuzz.test_fuzz_api import app, schema, valid_token
 
@@ -33,7 +34,9 @@ claim_values = {
     "exp": st.integers(now - 3600, now + 3600) | json_values,
     "iat": st.integers(now - 3600, now + 3600) | json_values,
     "nbf": st.integers(now - 3600, now + 3600) | json_values,
-    "aud": json_values,
+    "aud": st.sampled_from([AUDIENCE, [AUDIENCE], [AUDIENCE, "other"], "other"]) | json_values,
+    "typ": st.sampled_from(["access", "password_reset", "at+jwt"]) | json_values,
+    "sid": st.text(max_size=8) | json_values,
     "iss": json_values,
     "jti": json_values,
 }
@@ -49,7 +52,7 @@ DROP = object()
 
 def _mutate(change):
     name, value = change
-    valid = {"sub": "1", "iat": now, "exp": now + 600}
+    valid = {"sub": "1", "iat": now, "exp": now + 600, "typ": "access", "aud": AUDIENCE}
     if name is None:
         return valid
     if value is DROP:
@@ -107,6 +110,13 @@ def _not_before_now(nbf) -> bool:
         return False
 
 
+def _for_this_api(aud) -> bool:
+    """jose takes a string, or a list of strings that holds ours."""
+    if isinstance(aud, str):
+        return aud == AUDIENCE
+    return isinstance(aud, list) and all(isinstance(a, str) for a in aud) and AUDIENCE in aud
+
+
 @FUZZ
 @given(payload=claims, algorithm=algorithms, key=keys)
 def test_any_signed_claims_open_me_only_when_they_are_exactly_ours(payload, algorithm, key):
@@ -121,7 +131,9 @@ def test_any_signed_claims_open_me_only_when_they_are_exactly_ours(payload, algo
         and payload["exp"] > time.time() - LEEWAY
         and type(payload.get("iat")) is int
         and ("nbf" not in payload or _not_before_now(payload["nbf"]))
-        and "aud" not in payload
+        and _for_this_api(payload.get("aud"))
+        and payload.get("typ") == "access"
+        and (isinstance(payload["sid"], str) if "sid" in payload else True)
         and (isinstance(payload["jti"], str) if "jti" in payload else True)
     )
     if response.status_code == 200:
