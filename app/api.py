@@ -6,6 +6,7 @@ from typing import Annotated, Any, BinaryIO
 import anyio
 from fastapi import (
     APIRouter,
+    BackgroundTasks,
     Depends,
     Form,
     Header,
@@ -402,14 +403,17 @@ def request_password_reset(
     settings: SettingsDep,
     limits: LimitsDep,
     mailer: MailerDep,
+    after_response: BackgroundTasks,
 ) -> Message:
     account, address = account_key(body.email), client_address(request)
     refuse_if_throttled((limits.email_per_account, account), (limits.email_per_address, address))
     limits.email_per_account.hit(account)
     limits.email_per_address.hit(address)
-    # Even the lookup happens off the request path, so the answer's timing reveals nothing.
+    # Even the lookup happens off the request path, and the job is queued only once the answer
+    # is sent, so neither the answer nor its timing tells whether the account exists.
+    job = account_emails.send_password_reset
     engine = request.app.state.engine
-    mailer.submit(account_emails.send_password_reset, engine, settings, mailer, body.email)
+    after_response.add_task(mailer.submit, job, engine, settings, mailer, body.email)
     return Message(message=RESET_REQUESTED)
 
 

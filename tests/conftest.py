@@ -24,6 +24,7 @@ os.environ.update(SECRET_KEY=TEST_SECRET_KEY, DATABASE_URL="sqlite://", BCRYPT_R
 
 from app.main import create_app  # noqa: E402
 from tests.postgres import TEST_DATABASE_URL, fresh_schema  # noqa: E402
+from tests.smtp import Inbox, smtp_server  # noqa: E402
 
 
 @pytest.fixture
@@ -99,3 +100,23 @@ def make_video_client(
 @pytest.fixture
 def video_client(make_video_client: Callable[..., TestClient]) -> TestClient:
     return make_video_client()
+
+
+@pytest.fixture
+def inbox() -> Iterator[Inbox]:
+    """A real SMTP server on 127.0.0.1 (tests/smtp.py); the messages it received."""
+    with smtp_server() as received:
+        yield received
+
+
+@pytest.fixture
+def mail_client(make_client: Callable[..., TestClient], inbox: Inbox) -> TestClient:
+    """An app that sends its email to the test SMTP server."""
+    return make_client(smtp_host="127.0.0.1", smtp_port=inbox.port, smtp_starttls=False)
+
+
+@pytest.fixture
+def mail_session(mail_client: TestClient) -> Iterator[Session]:
+    """A session on mail_client's database."""
+    with Session(mail_client.app.state.engine) as session:
+        yield session
