@@ -341,7 +341,7 @@ def refresh_session(body: RefreshRequest, session: SessionDep, settings: Setting
     status_code=status.HTTP_204_NO_CONTENT,
     responses=TOO_LARGE,
 )
-def log_out(body: RefreshRequest, session: SessionDep) -> None:
+def logout(body: RefreshRequest, session: SessionDep) -> None:
     crud.end_session(session, token=body.refresh_token)
 
 
@@ -352,7 +352,7 @@ def log_out(body: RefreshRequest, session: SessionDep) -> None:
     status_code=status.HTTP_204_NO_CONTENT,
     responses=BAD_TOKEN,
 )
-def log_out_everywhere(user: CurrentUser, session: SessionDep) -> None:
+def logout_everywhere(user: CurrentUser, session: SessionDep) -> None:
     crud.end_all_sessions(session, user)
 
 

@@ -251,6 +251,8 @@ class RefreshToken(SQLModel, table=True):
 
 
 class RefreshRequest(SQLModel):
+    """A refresh token to exchange (`/auth/refresh`) or whose session to end (`/auth/logout`)."""
+
     refresh_token: str = Field(max_length=256, description="A refresh token from a Token")
 
 
@@ -278,29 +280,41 @@ class AccountToken(SQLModel, table=True):
 
 
 class PasswordChange(SQLModel):
+    """The password in use and the one to use from now on."""
+
     current_password: str = Field(max_length=1024, description="The password in use now")
     new_password: Password = Field(description="8 characters to 72 UTF-8 bytes, no NUL")
 
 
 class PasswordResetRequest(SQLModel):
+    """The address to send a reset link to, if an account has it."""
+
     # Not validated as an address: any string gets the same 202, so nothing is revealed.
     email: str = Field(max_length=EMAIL_MAX_LENGTH, description="The account's email address")
 
 
 class PasswordResetConfirm(SQLModel):
+    """The emailed reset token and the new password."""
+
     token: str = Field(max_length=256, description="The token from the emailed link")
     new_password: Password = Field(description="8 characters to 72 UTF-8 bytes, no NUL")
 
 
 class EmailVerificationConfirm(SQLModel):
+    """The emailed verification token."""
+
     token: str = Field(max_length=256, description="The token from the emailed link")
 
 
 class AccountDeletion(SQLModel):
+    """The password, asked again before the account is deleted."""
+
     password: str = Field(max_length=1024, description="The account's password, as a last check")
 
 
 class Message(SQLModel):
+    """An answer for a person to read (202 of the email requests)."""
+
     message: str = Field(description="What happened, for a person to read")
 
 

@@ -23,7 +23,7 @@ VALIDATION_ERROR = {"$ref": "#/components/schemas/HTTPValidationError"}
 VERBS = {
     "get", "list", "create", "register", "login", "logout", "upload", "delete", "cancel",
     "stream", "check", "update", "refresh", "change", "add", "link", "fetch", "retry", "reset",
-    "grant",
+    "grant", "request", "verify",
 }  # fmt: skip
 # Response fields that may be left out: a 422 problem's "ctx" appears only when it has values.
 OPTIONAL_RESPONSE_FIELDS = {("ValidationError", "ctx")}
@@ -120,6 +120,15 @@ def test_operation_ids_are_the_camel_case_of_the_route_function_names(client: Te
         "grant_credits": "grantCredits",
         "list_users": "listUsers",
         "update_user": "updateUser",
+        "refresh_session": "refreshSession",
+        "logout": "logout",
+        "logout_everywhere": "logoutEverywhere",
+        "change_password": "changePassword",
+        "request_password_reset": "requestPasswordReset",
+        "reset_password": "resetPassword",
+        "request_email_verification": "requestEmailVerification",
+        "verify_email": "verifyEmail",
+        "delete_account": "deleteAccount",
     }
     document = client.app.openapi()
     # A list, not a set: two routes with one function name would merge two SDK functions.
@@ -141,6 +150,26 @@ def test_every_operation_has_a_summary_and_a_declared_tag(client: TestClient):
         assert set(operation["tags"]) <= declared, "add the tag to app/openapi.py's TAGS"
 
 
+PUBLIC_OPERATIONS = {
+    "getHealth",
+    "register",
+    "login",
+    "loginWithForm",
+    "refreshSession",
+    "logout",
+    "requestPasswordReset",
+    "resetPassword",
+    "verifyEmail",
+}
+BEARER_OPERATIONS = {
+    "getMe",
+    "deleteAccount",
+    "logoutEverywhere",
+    "changePassword",
+    "requestEmailVerification",
+}
+
+
 def test_get_me_requires_the_bearer_token_and_the_others_are_public(client: TestClient):
     document = client.app.openapi()
     ops = operations(document)
@@ -148,23 +177,36 @@ def test_get_me_requires_the_bearer_token_and_the_others_are_public(client: Test
     scheme = document["components"]["securitySchemes"]["OAuth2PasswordBearer"]
     assert scheme["type"] == "oauth2"
     assert scheme["flows"]["password"]["tokenUrl"] == "auth/token"
-    for public in ("getHealth", "register", "login", "loginWithForm"):
-        assert ops[public]["security"] == [], public
+    for name, operation in ops.items():
+        if name in PUBLIC_OPERATIONS:
+            assert operation["security"] == [], name
+        else:
+            assert operation["security"] == [{"OAuth2PasswordBearer": []}], name
+    assert BEARER_OPERATIONS.isdisjoint(PUBLIC_OPERATIONS)
 
 
 def test_errors_are_documented_with_their_body(client: TestClient):
     ops = operations(client.app.openapi())
     expected = {
         "register": {"409", "413"},
-        "login": {"401", "403", "413"},
-        "loginWithForm": {"401", "403", "413"},
+        "login": {"401", "403", "413", "429"},
+        "loginWithForm": {"401", "403", "413", "429"},
         "getMe": {"401", "403"},
+        "refreshSession": {"401", "403", "413"},
+        "logout": {"413"},
+        "logoutEverywhere": {"401", "403"},
+        "changePassword": {"400", "401", "403", "413", "429"},
+        "requestPasswordReset": {"413", "429"},
+        "resetPassword": {"400", "413"},
+        "requestEmailVerification": {"401", "403", "429"},
+        "verifyEmail": {"400", "413"},
+        "deleteAccount": {"400", "401", "403", "413", "429"},
     }
     for name, codes in expected.items():
         for code in codes:
             assert error_schema(ops[name], code) == ERROR_DETAIL, (name, code)
-    for name in ("register", "login", "loginWithForm"):
-        assert error_schema(ops[name], "422") == VALIDATION_ERROR
+    for name in set(expected) - {"getMe", "logoutEverywhere", "requestEmailVerification"}:
+        assert error_schema(ops[name], "422") == VALIDATION_ERROR, name
     assert error_schema(ops["getHealth"], "503") == {"$ref": "#/components/schemas/HealthStatus"}
 
 
@@ -190,7 +232,12 @@ def test_every_response_field_that_is_always_sent_is_required(client: TestClient
         properties = set(schemas[name].get("properties", {}))
         optional = {field for schema, field in OPTIONAL_RESPONSE_FIELDS if schema == name}
         assert properties - optional <= set(schemas[name].get("required", [])), name
-    assert schemas["Token"]["required"] == ["access_token", "token_type", "expires_in"]
+    assert schemas["Token"]["required"] == [
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+    ]
 
 
 def test_the_oauth2_form_is_a_named_well_typed_schema(client: TestClient):

@@ -2,15 +2,18 @@
 ends one session, logout-all ends every session and every access token issued before it."""
 
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 from jose import jwt
+from sqlalchemy import event
 from sqlmodel import select
 
 from app.models import RefreshToken, User
 from app.security import hash_opaque_token
 from tests.live import live_server, query, send_at_once
+from tests.postgres import TEST_DATABASE_URL, fresh_schema
 from tests.utils import PASSWORD, bearer, login, register
 
 INVALID_REFRESH = {"detail": "Invalid refresh token"}
@@ -192,16 +195,21 @@ def test_logout_all_of_one_user_leaves_another_user_alone(client, pair):
 
 @pytest.fixture
 def live(tmp_path: Path):
-    database, log = tmp_path / "app.db", tmp_path / "server.log"
-    with live_server(f"sqlite:///{database}", log=log) as base_url:
-        yield base_url, f"sqlite:///{database}"
+    """uvicorn on a SQLite file, or on a PostgreSQL schema under `make test-postgres`."""
+    log = tmp_path / "server.log"
+    sqlite = nullcontext(f"sqlite:///{tmp_path / 'app.db'}")
+    with (
+        fresh_schema() if TEST_DATABASE_URL else sqlite as database_url,
+        live_server(database_url, log=log) as base_url,
+    ):
+        yield base_url, database_url
     server_log = log.read_text(errors="replace")
     assert "Traceback" not in server_log and "database is locked" not in server_log, server_log
 
 
 @pytest.mark.parametrize("round_", range(3))
 def test_the_same_refresh_token_presented_concurrently_wins_exactly_once(live, round_):
-    """Real uvicorn, real SQLite file, 8 requests in flight with one token: one 200. The others
+    """Real uvicorn, real database, 8 requests in flight with one token: one 200. The others
     count as reuse, so the winner's new token is revoked too (indistinguishable from theft)."""
     base_url, database_url = live
     user = {"email": f"race{round_}@example.com", "password": PASSWORD}
@@ -221,3 +229,23 @@ def test_the_same_refresh_token_presented_concurrently_wins_exactly_once(live, r
         database_url, "SELECT used_at IS NOT NULL, revoked_at IS NOT NULL FROM refresh_tokens"
     )
     assert sorted(rows) == [(0, 1), (1, 1)]
+
+
+def test_me_costs_one_query_also_with_a_tokens_valid_after_time(client, pair):
+    """The logout-all check reads the user row the lookup loads anyway: no extra query."""
+    client.post("/auth/logout-all", headers=bearer(pair["access_token"]))
+    again = login(client).json()
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    engine = client.app.state.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        assert me_status(client, again["access_token"]) == 200
+        assert me_status(client, pair["access_token"]) == 401
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(statements) == 2, statements  # one SELECT of the user per request
+    assert all(statement.lstrip().upper().startswith("SELECT") for statement in statements)

@@ -12,8 +12,10 @@ import {
   type UserRead,
   getHealth,
   getMe,
+  logout,
   login,
   loginWithForm,
+  refreshSession,
   register,
 } from './generated';
 import { checkVideos } from './videos';
@@ -43,7 +45,9 @@ function base64url(value: string | Buffer): string {
 function signedToken(sub: string, key: string, expiresIn: number): string {
   const now = Math.floor(Date.now() / 1000);
   const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const claims = base64url(JSON.stringify({ sub, iat: now - 7200, exp: now + expiresIn }));
+  const claims = base64url(
+    JSON.stringify({ sub, iat: now - 7200, exp: now + expiresIn, typ: 'access', aud: 'video-ai-api' }),
+  );
   const signature = base64url(createHmac('sha256', key).update(`${header}.${claims}`).digest());
   return `${header}.${claims}.${signature}`;
 }
@@ -106,6 +110,32 @@ async function main(): Promise<void> {
     equal(current.data.credits, Number(expectedCredits), '/me credits (the server\'s DEFAULT_CREDITS)');
   }
   console.log('ok  me');
+
+  // Sessions: the refresh token is exchanged for a new pair and used up by it.
+  const firstRefresh = loggedIn.data.refresh_token;
+  check(typeof firstRefresh === 'string' && firstRefresh.length > 0, 'login returned a refresh_token');
+  const refreshed = await refreshSession({ body: { refresh_token: firstRefresh } });
+  equal(refreshed.response.status, 200, 'POST /auth/refresh status');
+  check(refreshed.data !== undefined, 'refresh returned no token');
+  check(refreshed.data.refresh_token !== firstRefresh, 'refresh rotated the refresh token');
+  accessToken = refreshed.data.access_token;
+  equal((await getMe()).data?.id, user.id, '/me with the refreshed access token');
+  console.log('ok  refresh -> a new working token pair');
+
+  const reused = await refreshSession({ body: { refresh_token: firstRefresh } });
+  equal(reused.response.status, 401, 'reused refresh token status');
+  equal(detailOf(reused.error), 'Invalid refresh token', 'reused refresh token detail');
+  const afterReuse = await refreshSession({ body: { refresh_token: refreshed.data.refresh_token } });
+  equal(afterReuse.response.status, 401, 'the newer refresh token after a reuse');
+  console.log('ok  reused refresh token -> 401, and its session is revoked');
+
+  const second = await login({ body: { email, password } });
+  check(second.data !== undefined, 'second login returned no token');
+  const loggedOut = await logout({ body: { refresh_token: second.data.refresh_token } });
+  equal(loggedOut.response.status, 204, 'POST /auth/logout status');
+  const afterLogout = await refreshSession({ body: { refresh_token: second.data.refresh_token } });
+  equal(afterLogout.response.status, 401, 'refresh after logout');
+  console.log('ok  logout -> its refresh token is dead');
 
   const wrong = await login({ body: { email, password: `${password}-wrong` } });
   equal(wrong.response.status, 401, 'wrong password status');
