@@ -192,9 +192,7 @@ def refuse_if_throttled(*checks: tuple[Limit, str]) -> None:
         )
 
 
-def new_token_pair(
-    session: Session, settings: Settings, user: User, *, refresh_token: str, session_id: str
-) -> Token:
+def new_token_pair(settings: Settings, user: User, *, refresh_token: str, session_id: str) -> Token:
     assert user.id is not None
     access_token, expires_in = create_access_token(
         user.id,
@@ -279,9 +277,7 @@ def _issue_token(context: LoginContext, email: str, password: str) -> Token:
     refresh_token, session_id = crud.start_session(
         session, user_id=user.id, expire_days=settings.refresh_token_expire_days
     )
-    return new_token_pair(
-        session, settings, user, refresh_token=refresh_token, session_id=session_id
-    )
+    return new_token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)
 
 
 LOGIN_ERRORS = {**BAD_CREDENTIALS, **TOO_LARGE, **TOO_MANY}
@@ -329,9 +325,7 @@ def refresh_session(body: RefreshRequest, session: SessionDep, settings: Setting
     user, refresh_token, session_id = rotated
     if not user.is_active:
         raise inactive_user()
-    return new_token_pair(
-        session, settings, user, refresh_token=refresh_token, session_id=session_id
-    )
+    return new_token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)
 
 
 @router.post(

@@ -46,7 +46,15 @@ class Mailer:
             if settings.environment == "production":
                 logger.error("SMTP_HOST is not set: email %r to %s not sent", subject, to)
             else:
-                logger.warning("SMTP_HOST is not set: email not sent, here it is\n%s", message)
+                # Readable, not MIME-encoded: quoted-printable would break the link across lines.
+                logger.warning(
+                    "SMTP_HOST is not set: email not sent, here it is\n"
+                    "From: %s\nTo: %s\nSubject: %s\n\n%s",
+                    settings.smtp_from,
+                    to,
+                    subject,
+                    body,
+                )
             return
         with smtplib.SMTP(
             settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds

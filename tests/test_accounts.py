@@ -2,6 +2,7 @@
 job routes use, account deletion, and how email leaves the app (tests/smtp.py)."""
 
 import logging
+import re
 
 import pytest
 from fastapi import APIRouter
@@ -233,7 +234,14 @@ def test_without_smtp_host_development_logs_the_whole_email(client, caplog):
     [record] = [r for r in caplog.records if "SMTP_HOST is not set" in r.getMessage()]
     logged = record.getMessage()
     assert "To: alice@example.com" in logged and "Subject: Reset your password" in logged
-    assert "http://localhost:5173/reset-password?token=" in logged
+    # The link is whole on its line (not MIME-encoded), and a developer can follow it.
+    token = re.search(r"^http://localhost:5173/reset-password\?token=(\S+)$", logged, re.M)
+    assert token, logged
+    confirmed = client.post(
+        "/auth/password-reset/confirm",
+        json={"token": token.group(1), "new_password": "a brand new passphrase"},
+    )
+    assert confirmed.status_code == 204
 
 
 def test_without_smtp_host_production_logs_that_it_sent_nothing_but_never_the_link(
