@@ -230,7 +230,7 @@ class RefreshToken(SQLModel, table=True):
 
     __tablename__ = "refresh_tokens"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, description="Row id")
     user_id: int = Field(
         foreign_key="users.id", index=True, ondelete="CASCADE", description="The session's user"
     )
@@ -240,7 +240,9 @@ class RefreshToken(SQLModel, table=True):
     token_hash: str = Field(
         max_length=64, unique=True, description="SHA-256 (hex) of the token; the token is not kept"
     )
-    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_type=UTCDateTime, description="When it was issued"
+    )
     expires_at: datetime = Field(sa_type=UTCDateTime, description="Refused from this time on")
     used_at: datetime | None = Field(
         default=None, sa_type=UTCDateTime, description="When it was exchanged for its successor"
@@ -264,7 +266,7 @@ class AccountToken(SQLModel, table=True):
 
     __tablename__ = "account_tokens"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, description="Row id")
     user_id: int = Field(
         foreign_key="users.id", index=True, ondelete="CASCADE", description="Whose account"
     )
@@ -272,7 +274,9 @@ class AccountToken(SQLModel, table=True):
     token_hash: str = Field(
         max_length=64, unique=True, description="SHA-256 (hex) of the token; the token is not kept"
     )
-    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    created_at: datetime = Field(
+        default_factory=utc_now, sa_type=UTCDateTime, description="When it was issued"
+    )
     expires_at: datetime = Field(sa_type=UTCDateTime, description="Refused from this time on")
     used_at: datetime | None = Field(
         default=None, sa_type=UTCDateTime, description="Set when used: a token works once"
