@@ -165,7 +165,7 @@ async def get_verified_user(user: CurrentUser, settings: SettingsDep) -> User:
 
 
 VerifiedUser = Annotated[User, Depends(get_verified_user)]
-UNVERIFIED = {403: _error("Inactive user, or email not verified (REQUIRE_VERIFIED_EMAIL)")}
+UNVERIFIED = {403: _error("Inactive user, or email not verified (with REQUIRE_VERIFIED_EMAIL)")}
 
 
 def client_address(request: Request) -> str:
@@ -491,6 +491,7 @@ WorkerDep = Annotated[Worker, Depends(get_worker)]
 
 ERROR_DETAIL_SCHEMA = {"$ref": "#/components/schemas/ErrorDetail"}
 JPEG = {"type": "string", "format": "binary", "description": "The JPEG image's bytes"}
+VIDEO_AUTH = {**BAD_TOKEN, **UNVERIFIED}
 VIDEO_NOT_FOUND = {404: _error("No such video (or not yours)")}
 JOB_NOT_FOUND = {404: _error("No such job (or not yours)")}
 # Sent with a stored answer replayed for a retry with the same Idempotency-Key.
@@ -507,7 +508,9 @@ VideoId = Annotated[int, Path(description="The video's id")]
 JobId = Annotated[int, Path(description="The job's id")]
 
 
-async def get_owned_video(video_id: VideoId, user: CurrentUser, session: SessionDep) -> VideoSource:
+async def get_owned_video(
+    video_id: VideoId, user: VerifiedUser, session: SessionDep
+) -> VideoSource:
     video = await db.call_database(
         session.get_bind(), lambda: crud.get_video(session, user_id=user.id, video_id=video_id)
     )
@@ -516,7 +519,7 @@ async def get_owned_video(video_id: VideoId, user: CurrentUser, session: Session
     return video
 
 
-async def get_owned_job(job_id: JobId, user: CurrentUser, session: SessionDep) -> ProcessingJob:
+async def get_owned_job(job_id: JobId, user: VerifiedUser, session: SessionDep) -> ProcessingJob:
     job = await db.call_database(
         session.get_bind(), lambda: crud.get_job(session, user_id=user.id, job_id=job_id)
     )
@@ -588,7 +591,7 @@ TOO_MANY_INGESTS = {429: _error("Too many videos processing at once (see Retry-A
     response_model=VideoSourceRead,
     openapi_extra=UPLOAD_BODY,
     responses={
-        **BAD_TOKEN,
+        **VIDEO_AUTH,
         413: _error("File larger than MAX_UPLOAD_BYTES"),
         415: _error("Not a known video container"),
         422: {
@@ -604,7 +607,7 @@ TOO_MANY_INGESTS = {429: _error("Too many videos processing at once (see Retry-A
 async def upload_video(
     request: Request,
     response: Response,
-    user: CurrentUser,
+    user: VerifiedUser,
     session: SessionDep,
     settings: SettingsDep,
     storage: StorageDep,
@@ -640,7 +643,7 @@ async def upload_video(
     response_model=VideoSourceRead,
     responses={
         201: {"description": "The video, processing", "headers": REPLAYED},
-        **BAD_TOKEN,
+        **VIDEO_AUTH,
         409: _error("A request with this Idempotency-Key is still in progress"),
         **TOO_LARGE,
         **TOO_MANY_INGESTS,
@@ -649,7 +652,7 @@ async def upload_video(
 async def create_video_from_link(
     link: VideoLinkCreate,
     request: Request,
-    user: CurrentUser,
+    user: VerifiedUser,
     session: SessionDep,
     settings: SettingsDep,
     worker: WorkerDep,
@@ -687,10 +690,10 @@ async def create_video_from_link(
     tags=["videos"],
     summary="List your videos, newest first",
     response_model=VideoPage,
-    responses=BAD_TOKEN,
+    responses=VIDEO_AUTH,
 )
 async def list_videos(
-    user: CurrentUser, session: SessionDep, limit: PageLimit = 20, cursor: PageCursor = None
+    user: VerifiedUser, session: SessionDep, limit: PageLimit = 20, cursor: PageCursor = None
 ) -> VideoPage:
     videos, next_cursor = await db.call_database(
         session.get_bind(),
@@ -704,7 +707,7 @@ async def list_videos(
     tags=["videos"],
     summary="One of your videos",
     response_model=VideoSourceRead,
-    responses={**BAD_TOKEN, **VIDEO_NOT_FOUND},
+    responses={**VIDEO_AUTH, **VIDEO_NOT_FOUND},
 )
 async def get_video(video: OwnedVideo) -> VideoSource:
     return video
@@ -715,7 +718,7 @@ async def get_video(video: OwnedVideo) -> VideoSource:
     tags=["videos"],
     summary="Delete a video, its files and its jobs",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**BAD_TOKEN, **VIDEO_NOT_FOUND, **STORE_DOWN},
+    responses={**VIDEO_AUTH, **VIDEO_NOT_FOUND, **STORE_DOWN},
 )
 async def delete_video(video: OwnedVideo, session: SessionDep, storage: StorageDep) -> None:
     await run_in_threadpool(crud.delete_video, session, video, storage)
@@ -728,7 +731,7 @@ async def delete_video(video: OwnedVideo, session: SessionDep, storage: StorageD
     response_class=FileResponse,
     responses={
         200: {"content": {"image/jpeg": {"schema": JPEG}}, "description": "The thumbnail"},
-        **BAD_TOKEN,
+        **VIDEO_AUTH,
         404: _error("No such video, or no thumbnail yet"),
         **STORE_DOWN,
     },
@@ -762,7 +765,7 @@ async def _chunks(stream: BinaryIO, size: int = 64 * 1024) -> AsyncIterator[byte
     tags=["jobs"],
     summary="The jobs of a video, newest first",
     response_model=JobPage,
-    responses={**BAD_TOKEN, **VIDEO_NOT_FOUND},
+    responses={**VIDEO_AUTH, **VIDEO_NOT_FOUND},
 )
 async def list_video_jobs(
     video: OwnedVideo, session: SessionDep, limit: PageLimit = 20, cursor: PageCursor = None
@@ -779,7 +782,7 @@ async def list_video_jobs(
     tags=["jobs"],
     summary="One of your jobs",
     response_model=ProcessingJobRead,
-    responses={**BAD_TOKEN, **JOB_NOT_FOUND},
+    responses={**VIDEO_AUTH, **JOB_NOT_FOUND},
 )
 async def get_job(job: OwnedJob) -> ProcessingJob:
     return job
@@ -790,7 +793,7 @@ async def get_job(job: OwnedJob) -> ProcessingJob:
     tags=["jobs"],
     summary="Cancel a queued or running job",
     response_model=ProcessingJobRead,
-    responses={**BAD_TOKEN, **JOB_NOT_FOUND, 409: _error("Job already finished")},
+    responses={**VIDEO_AUTH, **JOB_NOT_FOUND, 409: _error("Job already finished")},
 )
 async def cancel_job(job: OwnedJob, session: SessionDep) -> ProcessingJob:
     if not await db.call_database(session.get_bind(), crud.cancel_job, session, job):
@@ -809,7 +812,7 @@ EVENTS_PER_SECOND = 4
     # As JSON, not as the stream's media type: these answers come before any stream.
     responses={
         code: {**answer, "content": {"application/json": {"schema": ERROR_DETAIL_SCHEMA}}}
-        for code, answer in {**BAD_TOKEN, **JOB_NOT_FOUND}.items()
+        for code, answer in {**VIDEO_AUTH, **JOB_NOT_FOUND}.items()
     },
 )
 async def stream_job_events(
@@ -1068,7 +1071,7 @@ async def update_user(
     tags=["users"],
     summary="Delete the current user's account and everything it owns",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**BAD_PASSWORD, **BAD_TOKEN, **TOO_LARGE, **TOO_MANY},
+    responses={**BAD_PASSWORD, **BAD_TOKEN, **TOO_LARGE, **TOO_MANY, **STORE_DOWN},
 )
 def delete_account(
     body: AccountDeletion,
@@ -1076,6 +1079,7 @@ def delete_account(
     session: SessionDep,
     hasher: HasherDep,
     limits: LimitsDep,
+    storage: StorageDep,
 ) -> None:
     _check_password(user, body.password, hasher, limits)
-    crud.delete_user(session, user)
+    crud.delete_user(session, user, storage)

@@ -539,7 +539,21 @@ def mark_email_verified(session: Session, user: User) -> None:
     session.commit()
 
 
-def delete_user(session: Session, user: User) -> None:
-    """The user and, by the foreign keys' cascades, their tokens and usage logs."""
+def delete_user(session: Session, user: User, storage: Storage) -> None:
+    """As delete_video for each of the user's videos: their files go (a store that is down
+    raises StorageUnavailable before anything changed), then the user and, by the foreign keys'
+    cascades, their tokens, usage logs, videos and jobs, then the files again."""
+    video_ids = [
+        video_id
+        for video_id in session.exec(select(VideoSource.id).where(VideoSource.user_id == user.id))
+        if video_id is not None
+    ]
+    for video_id in video_ids:
+        storage.delete_video(video_id)
     session.exec(delete(User).where(col(User.id) == user.id))
     session.commit()
+    for video_id in video_ids:
+        try:
+            storage.delete_video(video_id)
+        except StorageUnavailable:
+            logger.warning("Objects of deleted video %s may remain", video_id, exc_info=True)

@@ -1,19 +1,29 @@
-"""Email verification (through a real SMTP server), the VerifiedUser dependency the video and
-job routes use, account deletion, and how email leaves the app (tests/smtp.py)."""
+"""Email verification (through a real SMTP server), the VerifiedUser dependency of the video
+and job routes, account deletion (videos and files included), and how email leaves the app."""
 
 import logging
 import re
 
 import pytest
 from fastapi import APIRouter
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from app.api import VerifiedUser
 from app.crud import record_ai_usage
-from app.models import AccountToken, AIUsageLog, AIUsageLogCreate, RefreshToken, User
+from app.models import (
+    AccountToken,
+    AIUsageLog,
+    AIUsageLogCreate,
+    ProcessingJob,
+    RefreshToken,
+    User,
+    VideoSource,
+)
+from tests import media
 from tests.live import free_port
 from tests.smtp import link_token
 from tests.utils import PASSWORD, bearer, login, register
+from tests.videos import stored_files, upload, user_token, wait_until_settled
 
 EMAIL = "alice@example.com"
 INVALID_TOKEN = {"detail": "Invalid or expired token"}
@@ -279,3 +289,73 @@ def test_an_unreachable_smtp_server_is_logged_and_the_request_still_succeeds(mak
         client.app.state.mailer.close()
     assert response.status_code == 202
     assert any("send_password_reset failed" in r.getMessage() for r in caplog.records)
+
+
+# The real video and job routes, and deleting an account that has videos
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return media.mp4(tmp_path / "clip.mp4")
+
+
+VIDEO_ROUTES = [
+    ("GET", "/videos"),
+    ("GET", "/videos/1"),
+    ("DELETE", "/videos/1"),
+    ("GET", "/videos/1/thumbnail"),
+    ("GET", "/videos/1/jobs"),
+    ("GET", "/jobs/1"),
+    ("POST", "/jobs/1/cancel"),
+    ("GET", "/jobs/1/events"),
+]
+
+
+def test_require_verified_email_closes_every_video_and_job_route_until_verified(
+    make_video_client, inbox, clip
+):
+    client = make_video_client(
+        require_verified_email=True,
+        embedded_worker=False,
+        smtp_host="127.0.0.1",
+        smtp_port=inbox.port,
+        smtp_starttls=False,
+    )
+    token = user_token(client)
+
+    refused = [upload(client, token, clip)]
+    refused += [client.request(method, url, headers=bearer(token)) for method, url in VIDEO_ROUTES]
+
+    for response in refused:
+        assert (response.status_code, response.json()) == (403, {"detail": "Email not verified"})
+    assert stored_files(client.app.state.settings.media_root) == []
+    confirm_verification(client, emailed_verification_token(client, inbox, token))
+    uploaded = upload(client, token, clip)
+    assert uploaded.status_code == 201
+    assert client.get("/videos", headers=bearer(token)).json()["data"][0]["id"] == 1
+
+
+def test_without_the_setting_an_unverified_user_uses_the_video_routes(make_video_client):
+    client = make_video_client(embedded_worker=False)
+    token = user_token(client)
+    assert client.get("/videos", headers=bearer(token)).status_code == 200
+
+
+def test_deleting_the_account_removes_its_videos_jobs_and_files(video_client, clip):
+    alice = user_token(video_client)
+    bob = user_token(video_client, "bob@example.com")
+    mine = upload(video_client, alice, clip).json()["id"]
+    theirs = upload(video_client, bob, clip).json()["id"]
+    wait_until_settled(video_client, alice, mine)
+    wait_until_settled(video_client, bob, theirs)
+    media_root = video_client.app.state.settings.media_root
+    assert any(path.startswith(f"videos/{mine}/") for path in stored_files(media_root))
+
+    assert delete_account(video_client, alice).status_code == 204
+
+    remaining = stored_files(media_root)
+    assert remaining and all(path.startswith(f"videos/{theirs}/") for path in remaining)
+    with Session(video_client.app.state.engine) as session:
+        assert [video.id for video in session.exec(select(VideoSource))] == [theirs]
+        assert {job.video_id for job in session.exec(select(ProcessingJob))} == {theirs}
+    assert video_client.get(f"/videos/{theirs}", headers=bearer(bob)).status_code == 200
