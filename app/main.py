@@ -88,7 +88,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_secret_key()
     engine = db.make_engine(settings)
-    mailer = Mailer(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,6 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             db.migrate(engine)
         # Built here, not at import: the queue creates its file, and importing app.main
         # touches nothing on disk.
+        # A mailer per run of the lifespan: a stopped one takes no more jobs.
+        app.state.mailer = mailer = Mailer(settings)
         storage = make_storage(settings)
         app.state.storage = storage
         app.state.worker = worker = Worker(engine, settings, storage)
@@ -127,7 +128,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
-    app.state.mailer = mailer
     app.state.limits = AuthLimits(Throttle(settings.rate_limit_storage_uri), settings)
     app.include_router(router)
     openapi.install(app)

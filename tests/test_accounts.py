@@ -359,3 +359,14 @@ def test_deleting_the_account_removes_its_videos_jobs_and_files(video_client, cl
         assert [video.id for video in session.exec(select(VideoSource))] == [theirs]
         assert {job.video_id for job in session.exec(select(ProcessingJob))} == {theirs}
     assert video_client.get(f"/videos/{theirs}", headers=bearer(bob)).status_code == 200
+
+
+def test_an_app_started_again_after_a_stop_still_sends_email(make_client, inbox):
+    """The lifespan makes a new mailer each time (schemathesis restarts the app's lifespan)."""
+    client = make_client(smtp_host="127.0.0.1", smtp_port=inbox.port, smtp_starttls=False)
+    client.__exit__(None, None, None)
+    with client:
+        register(client)  # (an in-memory database does not survive the stop)
+        response = client.post("/auth/password-reset/request", json={"email": EMAIL})
+        assert response.status_code == 202
+        assert inbox.wait_for(EMAIL)["Subject"] == "Reset your password"
