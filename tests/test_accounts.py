@@ -323,7 +323,9 @@ def test_require_verified_email_closes_every_video_and_job_route_until_verified(
     )
     token = user_token(client)
 
+    link = {"url": "https://example.com/clip.mp4"}
     refused = [upload(client, token, clip)]
+    refused.append(client.post("/videos/link", json=link, headers=bearer(token)))
     refused += [client.request(method, url, headers=bearer(token)) for method, url in VIDEO_ROUTES]
 
     for response in refused:
