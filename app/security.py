@@ -123,7 +123,7 @@ def access_token_claims(token: str, *, key: str) -> AccessClaims | None:
     if not isinstance(subject, str) or not _DECIMAL_ID.fullmatch(subject):
         return None
     session_id = claims.get("sid")
-    if session_id is not None and not isinstance(session_id, str):
+    if "sid" in claims and not isinstance(session_id, str):  # null too: we never issue it
         return None
     return AccessClaims(int(subject), claims["iat"], session_id)
 

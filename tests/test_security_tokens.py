@@ -86,6 +86,12 @@ def test_a_token_of_another_purpose_or_audience_is_rejected(client, key, user_id
     assert_rejected(client.get("/me", headers=bearer(token)))
 
 
+def test_a_null_session_id_is_rejected(client, key, user_id):
+    """Found by tests/fuzz/test_fuzz_tokens.py: we never issue `"sid": null`."""
+    token = jwt.encode({**claims(user_id), "sid": None}, key, "HS256")
+    assert_rejected(client.get("/me", headers=bearer(token)))
+
+
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
 @pytest.mark.parametrize("signature", ["", "c2lnbmF0dXJl"])
 def test_alg_none_is_rejected(client, user_id, alg, signature):
