@@ -205,7 +205,15 @@ def test_a_superuser_lists_users_newest_first_and_filters_by_email(client, admin
     assert wildcard["data"] == []  # a LIKE wildcard is matched literally
     boss = rest["data"][-1]
     assert boss["is_superuser"] is True and first["data"][0]["is_superuser"] is False
-    assert set(boss) == {"id", "email", "created_at", "is_active", "credits", "is_superuser"}
+    assert set(boss) == {
+        "id",
+        "email",
+        "created_at",
+        "is_active",
+        "credits",
+        "is_superuser",
+        "email_verified",
+    }
 
 
 def test_a_superuser_deactivates_and_reactivates_a_user(client, admin):
