@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     refresh_token_expire_days: int = Field(default=30, gt=0)
     password_reset_expire_minutes: int = Field(default=30, gt=0)
     email_verification_expire_hours: int = Field(default=48, gt=0)
-    # Video and job routes refuse users whose address is not verified (app.api.VerifiedUser).
+    # Video and job routes refuse users whose address is not verified (app.deps.VerifiedUser).
     require_verified_email: bool = False
 
     # Email (app/mail.py). Without SMTP_HOST, development writes each email to the log.
