@@ -367,6 +367,11 @@ class MediaErrorInfo(SQLModel):
     code: str = Field(description="Stable error code, e.g. `unsupported_media`, `canceled`")
     message: str = Field(description="What went wrong, for people")
 
+    @classmethod
+    def of(cls, code: str | None, message: str | None) -> "MediaErrorInfo | None":
+        """The `error` of a row that stores it as error_code and error_message."""
+        return None if code is None else cls(code=code, message=message or "")
+
 
 class VideoSourceBase(SQLModel):
     origin: VideoOrigin = Field(
@@ -418,9 +423,7 @@ class VideoSource(VideoSourceBase, table=True):
 
     @property
     def error(self) -> MediaErrorInfo | None:
-        if self.error_code is None:
-            return None
-        return MediaErrorInfo(code=self.error_code, message=self.error_message or "")
+        return MediaErrorInfo.of(self.error_code, self.error_message)
 
     @property
     def thumbnail_url(self) -> str | None:
@@ -508,9 +511,7 @@ class ProcessingJob(ProcessingJobBase, table=True):
 
     @property
     def error(self) -> MediaErrorInfo | None:
-        if self.error_code is None:
-            return None
-        return MediaErrorInfo(code=self.error_code, message=self.error_message or "")
+        return MediaErrorInfo.of(self.error_code, self.error_message)
 
     @property
     def result_url(self) -> str | None:

@@ -4,29 +4,15 @@ They are collected only when tests/fuzz, or a file in it, is named on the comman
 when FUZZ=1 is set; otherwise the whole suite would pay for a few thousand generated requests.
 """
 
-import os
 import time
 from pathlib import Path
 
-import pytest
+from tests.opt_in import collected_only_when_requested
 
 HERE = Path(__file__).resolve().parent
 
 
-def _requested(config: pytest.Config) -> bool:
-    if os.environ.get("FUZZ") == "1":
-        return True
-    for arg in config.invocation_params.args:
-        path = Path(config.invocation_params.dir, str(arg).split("::")[0]).resolve()
-        if path == HERE or HERE in path.parents:
-            return True
-    return False
-
-
-def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if collection_path.name.startswith("test_") and not _requested(config):
-        return True
-    return None
+pytest_ignore_collect = collected_only_when_requested(HERE, "FUZZ")
 
 
 class FuzzStats:
