@@ -23,7 +23,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app import account_emails, crud, db, fetch, idempotency, upload
+from app import account_emails, crud, db, fetch, idempotency, openapi, upload
 from app.config import Settings
 from app.db import SessionDep
 from app.deps import (
@@ -38,6 +38,7 @@ from app.deps import (
     OwnedVideo,
     PageCursor,
     PageLimit,
+    SessionUser,
     SettingsDep,
     StorageDep,
     TokenDep,
@@ -151,12 +152,13 @@ def new_token_pair(settings: Settings, user: User, *, refresh_token: str, sessio
         key=settings.jwt_key,
         expire_minutes=settings.access_token_expire_minutes,
         session_id=session_id,
-        not_before=crud.tokens_valid_after(user),
+        not_before=crud.epoch_seconds(user.tokens_valid_after),
     )
     return Token(access_token=access_token, expires_in=expires_in, refresh_token=refresh_token)
 
 
-router = APIRouter()
+# The operation ids of the generated clients (`getMe`); the app serves these routes directly.
+router = APIRouter(generate_unique_id_function=openapi.operation_id)
 
 
 @router.get(
@@ -298,7 +300,7 @@ def logout(body: RefreshRequest, session: SessionDep) -> None:
     status_code=status.HTTP_204_NO_CONTENT,
     responses=BAD_TOKEN,
 )
-def logout_everywhere(user: CurrentUser, session: SessionDep) -> None:
+def logout_everywhere(user: SessionUser, session: SessionDep) -> None:
     crud.end_all_sessions(session, user)
 
 
@@ -311,7 +313,7 @@ def logout_everywhere(user: CurrentUser, session: SessionDep) -> None:
 )
 def change_password(
     body: PasswordChange,
-    user: CurrentUser,
+    user: SessionUser,
     token: TokenDep,
     session: SessionDep,
     settings: SettingsDep,
@@ -423,7 +425,7 @@ def verify_email(body: EmailVerificationConfirm, session: SessionDep) -> User:
 @router.get(
     "/me", tags=["users"], summary="The current user", response_model=UserRead, responses=BAD_TOKEN
 )
-async def get_me(user: CurrentUser) -> User:
+async def get_me(user: CurrentUser) -> UserAdminRead:
     return user
 
 
@@ -470,7 +472,9 @@ UPLOAD_BODY = {
 }
 
 
-async def _refuse_past_active_ingests(session: Session, user: User, settings: Settings) -> None:
+async def _refuse_past_active_ingests(
+    session: Session, user: UserAdminRead, settings: Settings
+) -> None:
     """429 once the user has MAX_ACTIVE_INGESTS videos processing (before any work)."""
     engine = session.get_bind()
     active = await db.call_database(engine, crud.count_active_ingests, session, user.id)
@@ -957,7 +961,7 @@ async def update_user(
 )
 def delete_account(
     body: AccountDeletion,
-    user: CurrentUser,
+    user: SessionUser,
     session: SessionDep,
     hasher: HasherDep,
     limits: LimitsDep,

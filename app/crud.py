@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, update
+from sqlalchemy import Connection, bindparam, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -22,6 +22,7 @@ from app.models import (
     ProcessingJob,
     RefreshToken,
     User,
+    UserAdminRead,
     UserCreate,
     VideoSource,
     normalize_email,
@@ -77,6 +78,34 @@ def get_user(session: Session, user_id: int) -> User | None:
     if not 0 < user_id <= MAX_ID:
         return None
     return session.exec(_USER_BY_ID, params={"user_id": user_id}).first()
+
+
+# The current user of a bearer request: the columns the API shows and the two the checks need,
+# never the password hash. Core, not the ORM: most routes only need to know who is asking,
+# and an ORM load (identity map, instance state, session transaction) is most of such a
+# request's cost (bench/README.md).
+_CURRENT_USER = select(
+    User.id,
+    User.email,
+    User.created_at,
+    User.is_active,
+    User.credits,
+    User.email_verified,
+    User.is_superuser,
+    User.tokens_valid_after,
+).where(col(User.id) == bindparam("user_id"))
+
+
+def read_current_user(
+    connection: Connection, user_id: int
+) -> tuple[UserAdminRead, datetime | None] | None:
+    """The user as the API shows it, and since when its tokens count; None if not found."""
+    if not 0 < user_id <= MAX_ID:
+        return None
+    row = connection.execute(_CURRENT_USER, {"user_id": user_id}).first()
+    if row is None:
+        return None
+    return UserAdminRead.model_validate(row, from_attributes=True), row.tokens_valid_after
 
 
 def get_user_by_email(session: Session, email: str) -> User | None:
@@ -456,10 +485,9 @@ def end_all_sessions(session: Session, user: User, *, keep_family: str | None = 
     session.commit()
 
 
-def tokens_valid_after(user: User) -> int:
-    """The earliest iat an access token of this user may have (0: no limit)."""
-    valid_after = user.tokens_valid_after
-    return int(valid_after.timestamp()) if valid_after is not None else 0
+def epoch_seconds(moment: datetime | None) -> int:
+    """A `tokens_valid_after` as the earliest iat an access token may have (0: no limit)."""
+    return int(moment.timestamp()) if moment is not None else 0
 
 
 # Passwords and the emailed single-use tokens.

@@ -1,19 +1,21 @@
 """The dependencies the routes declare: settings and services from app.state, the current
 user (checked on every request), owned videos and jobs, page parameters, superusers."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import AfterValidator
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app import crud, db
 from app.config import Settings
 from app.db import SessionDep
 from app.mail import Mailer
-from app.models import ProcessingJob, User, VideoSource
-from app.security import PasswordHasher, access_token_claims
+from app.models import ProcessingJob, User, UserAdminRead, VideoSource
+from app.security import AccessClaims, PasswordHasher, access_token_claims
 from app.storage import Storage
 from app.throttle import AuthLimits
 from app.worker import Worker
@@ -50,32 +52,73 @@ def inactive_user() -> HTTPException:
     return HTTPException(status.HTTP_403_FORBIDDEN, detail="Inactive user")
 
 
-def _current_user(session: Session, token: str, key: str) -> User:
+def _refuse_unless_valid(
+    claims: AccessClaims | None, is_active: bool, tokens_valid_after: datetime | None
+) -> None:
+    """The checks of every bearer request, on the user row read for it (no extra query):
+    a deactivated user is refused at once, and logout-all ends the tokens issued before it."""
+    if claims is None or claims.issued_at < crud.epoch_seconds(tokens_valid_after):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail="Could not validate credentials", headers=BEARER
+        )
+    if not is_active:
+        raise inactive_user()
+
+
+def _read_current_user(engine: Engine, token: str, key: str) -> UserAdminRead:
+    claims = access_token_claims(token, key=key)
+    found = None
+    if claims is not None:
+        with engine.connect() as connection:
+            found = crud.read_current_user(connection, claims.user_id)
+    if found is None:
+        _refuse_unless_valid(None, False, None)
+    assert found is not None and claims is not None
+    user, tokens_valid_after = found
+    _refuse_unless_valid(claims, user.is_active, tokens_valid_after)
+    return user
+
+
+async def get_current_user(request: Request, token: TokenDep) -> UserAdminRead:
+    """The current user as read for this request: fresh on every request, in no session.
+
+    One Core query on a pooled connection, returned at once: the routes that only need to
+    know who is asking (all but those that change the account) pay no ORM load
+    (bench/README.md)."""
+    state = request.app.state
+    return await db.call_database(
+        state.engine, _read_current_user, state.engine, token, state.settings.jwt_key
+    )
+
+
+CurrentUser = Annotated[UserAdminRead, Depends(get_current_user)]
+
+
+def _load_session_user(session: Session, token: str, key: str) -> User:
     claims = access_token_claims(token, key=key)
     user = crud.get_user(session, claims.user_id) if claims is not None else None
     # End the read transaction here: its connection goes back to the pool now, not when the
     # session closes, so a sync route that waits for a thread never sits on a connection.
     session.commit()
-    # The row read anyway says since when its tokens count (logout-all): no extra query.
-    if user is None or claims is None or claims.issued_at < crud.tokens_valid_after(user):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, detail="Could not validate credentials", headers=BEARER
-        )
-    if not user.is_active:
-        raise inactive_user()
+    if user is None:
+        _refuse_unless_valid(None, False, None)
+    assert user is not None
+    _refuse_unless_valid(claims, user.is_active, user.tokens_valid_after)
     return user
 
 
-async def get_current_user(session: SessionDep, token: TokenDep, settings: SettingsDep) -> User:
+async def get_session_user(session: SessionDep, token: TokenDep, settings: SettingsDep) -> User:
+    """The current user loaded into this request's session, for the routes that change the
+    account (password, logout-all, deletion): their changes are tracked and committed."""
     return await db.call_database(
-        session.get_bind(), _current_user, session, token, settings.jwt_key
+        session.get_bind(), _load_session_user, session, token, settings.jwt_key
     )
 
 
-CurrentUser = Annotated[User, Depends(get_current_user)]
+SessionUser = Annotated[User, Depends(get_session_user)]
 
 
-async def get_verified_user(user: CurrentUser, settings: SettingsDep) -> User:
+async def get_verified_user(user: CurrentUser, settings: SettingsDep) -> UserAdminRead:
     """The current user, refused with 403 while REQUIRE_VERIFIED_EMAIL is set and the address
     is not verified. For the routes that spend resources (videos, jobs)."""
     if settings.require_verified_email and not user.email_verified:
@@ -83,7 +126,7 @@ async def get_verified_user(user: CurrentUser, settings: SettingsDep) -> User:
     return user
 
 
-VerifiedUser = Annotated[User, Depends(get_verified_user)]
+VerifiedUser = Annotated[UserAdminRead, Depends(get_verified_user)]
 
 
 async def get_storage(request: Request) -> Storage:
@@ -138,13 +181,13 @@ PageCursor = Annotated[
 ]
 
 
-async def get_current_superuser(user: CurrentUser) -> User:
+async def get_current_superuser(user: CurrentUser) -> UserAdminRead:
     if not user.is_superuser:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Superusers only")
     return user
 
 
-CurrentSuperuser = Annotated[User, Depends(get_current_superuser)]
+CurrentSuperuser = Annotated[UserAdminRead, Depends(get_current_superuser)]
 
 
 UserId = Annotated[int, Path(description="The user's id")]

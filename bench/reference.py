@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from starlette.routing import Route
 
 SECRET_KEY = os.environ["SECRET_KEY"]
+AUDIENCE = "video-ai-api"  # the project's access tokens carry it, and jose checks it when asked
 ROUNDS = int(os.environ.get("BCRYPT_ROUNDS", "12"))
 PASSWORD = os.environ.get("BENCH_PASSWORD", "bench password 123")
 
@@ -55,7 +56,7 @@ def health() -> dict[str, str]:
 def me(authorization: str = Header("")) -> dict[str, object]:
     _scheme, _, token = authorization.partition(" ")
     try:
-        jwt.decode(token, SECRET_KEY, algorithms=["HS256"])
+        jwt.decode(token, SECRET_KEY, algorithms=["HS256"], audience=AUDIENCE)
     except JOSEError:
         raise HTTPException(401, detail="Could not validate credentials") from None
     return ME
