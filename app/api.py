@@ -35,7 +35,9 @@ from app.deps import (
     LimitsDep,
     MailerDep,
     OwnedJob,
+    OwnedJobRead,
     OwnedVideo,
+    OwnedVideoRead,
     PageCursor,
     PageLimit,
     SessionUser,
@@ -615,7 +617,7 @@ async def list_videos(
     response_model=VideoSourceRead,
     responses={**VIDEO_AUTH, **VIDEO_NOT_FOUND},
 )
-async def get_video(video: OwnedVideo) -> VideoSource:
+async def get_video(video: OwnedVideoRead) -> VideoSourceRead:
     return video
 
 
@@ -690,7 +692,7 @@ async def list_video_jobs(
     response_model=ProcessingJobRead,
     responses={**VIDEO_AUTH, **JOB_NOT_FOUND},
 )
-async def get_job(job: OwnedJob) -> ProcessingJob:
+async def get_job(job: OwnedJobRead) -> ProcessingJobRead:
     return job
 
 

@@ -5,14 +5,14 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, func, update
+from sqlalchemy import Engine, Select, Table, and_, bindparam, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app import credits as ledger
-from app import jobs
+from app import db, jobs
 from app.models import (
     AccountToken,
     AccountTokenPurpose,
@@ -67,6 +67,7 @@ def create_user(
 
 # users.id is an INTEGER: 32 bits on PostgreSQL, which refuses a larger number with an error.
 MAX_ID = 2**31 - 1
+OwnedKind = Literal["video", "job"]
 
 
 # Built once: session.get() builds its SELECT, and that SELECT's cache key, again on every
@@ -80,32 +81,77 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.exec(_USER_BY_ID, params={"user_id": user_id}).first()
 
 
-# The current user of a bearer request: the columns the API shows and the two the checks need,
-# never the password hash. Core, not the ORM: most routes only need to know who is asking,
-# and an ORM load (identity map, instance state, session transaction) is most of such a
-# request's cost (bench/README.md).
-_CURRENT_USER = select(
-    User.id,
-    User.email,
-    User.created_at,
-    User.is_active,
-    User.credits,
-    User.email_verified,
-    User.is_superuser,
-    User.tokens_valid_after,
-).where(col(User.id) == bindparam("user_id"))
+# The current user of a bearer request, read with Core, not the ORM: most routes only need to
+# know who is asking, and an ORM load (session transaction, identity map, instance state) was
+# most of such a request's cost (bench/README.md). The columns the API shows and the one the
+# token check needs; never the password hash.
+_USERS = User.__table__
+_USER_READ = tuple(
+    _USERS.c[name]
+    for name in (
+        "id",
+        "email",
+        "created_at",
+        "is_active",
+        "credits",
+        "email_verified",
+        "is_superuser",
+        "tokens_valid_after",
+    )
+)
 
 
-def read_current_user(
-    connection: Connection, user_id: int
-) -> tuple[UserAdminRead, datetime | None] | None:
-    """The user as the API shows it, and since when its tokens count; None if not found."""
+def _user_read_query(owned: Table | None) -> Select[Any]:
+    query = select(*_USER_READ).where(_USERS.c.id == bindparam("user_id"))
+    if owned is None:
+        return query
+    # The user's row, and beside it the object's when it exists and is the user's: one query
+    # where two would cost twice SQLAlchemy's per-statement overhead.
+    mine = and_(owned.c.id == bindparam("object_id"), owned.c.user_id == _USERS.c.id)
+    return query.add_columns(*owned.c).select_from(_USERS.outerjoin(owned, mine))
+
+
+_OWNED: dict[str, Table] = {
+    "video": VideoSource.__table__,  # type: ignore[attr-defined]
+    "job": ProcessingJob.__table__,  # type: ignore[attr-defined]
+}
+_USER_READ_QUERIES = {
+    None: _user_read_query(None),
+    **{kind: _user_read_query(table) for kind, table in _OWNED.items()},
+}
+_USER_READ_NAMES = tuple(column.name for column in _USER_READ)
+_OWNED_NAMES = {kind: tuple(column.name for column in table.c) for kind, table in _OWNED.items()}
+
+
+class UserRow(NamedTuple):
+    user: UserAdminRead
+    tokens_valid_after: datetime | None
+    owned: dict[str, Any] | None  # the asked-for video's or job's columns, if it is the user's
+
+
+def get_user_read(
+    engine: Engine, user_id: int, owned: OwnedKind | None = None, object_id: int = 0
+) -> UserRow | None:
+    """The user as the API shows it and since when its tokens count, and with `owned` the
+    row of that video or job if it is the user's; None if there is no such user."""
     if not 0 < user_id <= MAX_ID:
         return None
-    row = connection.execute(_CURRENT_USER, {"user_id": user_id}).first()
+    if not 0 < object_id <= MAX_ID:
+        object_id = 0  # no row has it
+    query = _USER_READ_QUERIES[owned]
+    row = db.fetch_row(engine, query, {"user_id": user_id, "object_id": object_id})
     if row is None:
         return None
-    return UserAdminRead.model_validate(row, from_attributes=True), row.tokens_valid_after
+    # By position, the user's columns then the object's: the two tables share column names.
+    values = dict(zip(_USER_READ_NAMES, row[: len(_USER_READ)], strict=True))
+    tokens_valid_after = values.pop("tokens_valid_after")
+    found = None
+    if owned is not None:
+        found = dict(zip(_OWNED_NAMES[owned], row[len(_USER_READ) :], strict=True))
+        if found["id"] is None:  # no such object, or another user's
+            found = None
+    # Constructed, not validated again: the columns already typed every value.
+    return UserRow(UserAdminRead.model_construct(**values), tokens_valid_after, found)
 
 
 def get_user_by_email(session: Session, email: str) -> User | None:

@@ -1,6 +1,7 @@
 """The engine, the session dependency, the health probe and start-up migrations."""
 
 from collections.abc import AsyncIterator, Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -8,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Dialect, Engine, Select, create_engine, event
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
@@ -73,6 +74,64 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 
 # scope="function": the session closes when the endpoint returns, before the response is sent.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+class _Compiled:
+    """A Core SELECT compiled for one dialect, and its columns' result processors, which some
+    drivers' need the cursor's type codes for (known after the first execution)."""
+
+    def __init__(self, query: Select[Any], dialect: Dialect) -> None:
+        compiled = query.compile(dialect=dialect)
+        self.sql = compiled.string
+        # The parameters' order for a positional paramstyle (SQLite's ?), else by name.
+        self.names = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self.types = [column.type.dialect_impl(dialect) for column in query.selected_columns]
+        self.dialect = dialect
+        self.processors: list[Callable[[Any], Any] | None] | None = None
+
+    def arguments(self, parameters: dict[str, Any]) -> Any:
+        return parameters if self.names is None else tuple(parameters[n] for n in self.names)
+
+    def convert(self, row: tuple[Any, ...], description: Any) -> tuple[Any, ...]:
+        if self.processors is None:  # the same for every execution: computed once
+            self.processors = [
+                kind.result_processor(self.dialect, column[1])
+                for kind, column in zip(self.types, description, strict=True)
+            ]
+        return tuple(
+            value if process is None or value is None else process(value)
+            for process, value in zip(self.processors, row, strict=True)
+        )
+
+
+@lru_cache(maxsize=64)
+def _compile(query: Select[Any], dialect: Dialect) -> _Compiled:
+    return _Compiled(query, dialect)
+
+
+def fetch_row(
+    engine: Engine, query: Select[Any], parameters: dict[str, Any]
+) -> tuple[Any, ...] | None:
+    """The first row of a Core SELECT, compiled once for the engine's dialect and run on a
+    pooled DBAPI cursor, its values converted by each column's type as Core converts them.
+
+    For the one read of every bearer request (the current user): SQLAlchemy's execution layer
+    (Connection, execution context, Result) costs two to three times the query itself on
+    SQLite (bench/README.md). Parameters go to the driver as they are: integers and strings
+    only. Engine-level cursor events (echo, before_cursor_execute) do not see this read."""
+    compiled = _compile(query, engine.dialect)
+    connection = engine.raw_connection()  # the pool's events (pragmas, pre-ping) apply
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(compiled.sql, compiled.arguments(parameters))
+            row = cursor.fetchone()
+            description = cursor.description
+        finally:
+            cursor.close()
+    finally:
+        connection.close()  # back to the pool, which rolls back (ends PostgreSQL's transaction)
+    return None if row is None else compiled.convert(tuple(row), description)
 
 
 def _select_one(engine: Engine) -> bool:

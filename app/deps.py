@@ -14,7 +14,14 @@ from app import crud, db
 from app.config import Settings
 from app.db import SessionDep
 from app.mail import Mailer
-from app.models import ProcessingJob, User, UserAdminRead, VideoSource
+from app.models import (
+    ProcessingJob,
+    ProcessingJobRead,
+    User,
+    UserAdminRead,
+    VideoSource,
+    VideoSourceRead,
+)
 from app.security import AccessClaims, PasswordHasher, access_token_claims
 from app.storage import Storage
 from app.throttle import AuthLimits
@@ -52,43 +59,48 @@ def inactive_user() -> HTTPException:
     return HTTPException(status.HTTP_403_FORBIDDEN, detail="Inactive user")
 
 
-def _refuse_unless_valid(
-    claims: AccessClaims | None, is_active: bool, tokens_valid_after: datetime | None
-) -> None:
-    """The checks of every bearer request, on the user row read for it (no extra query):
-    a deactivated user is refused at once, and logout-all ends the tokens issued before it."""
-    if claims is None or claims.issued_at < crud.epoch_seconds(tokens_valid_after):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, detail="Could not validate credentials", headers=BEARER
-        )
+def bad_credentials() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail="Could not validate credentials", headers=BEARER
+    )
+
+
+def _check(claims: AccessClaims, is_active: bool, tokens_valid_after: datetime | None) -> None:
+    """The checks of every bearer request on the user row read for it (no extra query):
+    logout-all ended the tokens issued before it, and a deactivated user is refused at once."""
+    if claims.issued_at < crud.epoch_seconds(tokens_valid_after):
+        raise bad_credentials()
     if not is_active:
         raise inactive_user()
 
 
-def _read_current_user(engine: Engine, token: str, key: str) -> UserAdminRead:
+def _read_as_user(
+    engine: Engine, token: str, key: str, owned: crud.OwnedKind | None, object_id: int
+) -> crud.UserRow:
     claims = access_token_claims(token, key=key)
-    found = None
-    if claims is not None:
-        with engine.connect() as connection:
-            found = crud.read_current_user(connection, claims.user_id)
+    if claims is None:  # refused before a connection is taken from the pool
+        raise bad_credentials()
+    found = crud.get_user_read(engine, claims.user_id, owned, object_id)
     if found is None:
-        _refuse_unless_valid(None, False, None)
-    assert found is not None and claims is not None
-    user, tokens_valid_after = found
-    _refuse_unless_valid(claims, user.is_active, tokens_valid_after)
-    return user
+        raise bad_credentials()
+    _check(claims, found.user.is_active, found.tokens_valid_after)
+    return found
+
+
+async def read_as_current_user(
+    request: Request, token: str, owned: crud.OwnedKind | None = None, object_id: int = 0
+) -> crud.UserRow:
+    """Authenticate the bearer token: the current user, fresh on every request (a deactivated
+    user is refused at once) and in no session. One Core query, no ORM load; with `owned`,
+    the same query also reads that video or job if it is the user's (bench/README.md)."""
+    state = request.app.state
+    return await db.call_database(
+        state.engine, _read_as_user, state.engine, token, state.settings.jwt_key, owned, object_id
+    )
 
 
 async def get_current_user(request: Request, token: TokenDep) -> UserAdminRead:
-    """The current user as read for this request: fresh on every request, in no session.
-
-    One Core query on a pooled connection, returned at once: the routes that only need to
-    know who is asking (all but those that change the account) pay no ORM load
-    (bench/README.md)."""
-    state = request.app.state
-    return await db.call_database(
-        state.engine, _read_current_user, state.engine, token, state.settings.jwt_key
-    )
+    return (await read_as_current_user(request, token)).user
 
 
 CurrentUser = Annotated[UserAdminRead, Depends(get_current_user)]
@@ -96,14 +108,15 @@ CurrentUser = Annotated[UserAdminRead, Depends(get_current_user)]
 
 def _load_session_user(session: Session, token: str, key: str) -> User:
     claims = access_token_claims(token, key=key)
-    user = crud.get_user(session, claims.user_id) if claims is not None else None
+    if claims is None:
+        raise bad_credentials()
+    user = crud.get_user(session, claims.user_id)
     # End the read transaction here: its connection goes back to the pool now, not when the
     # session closes, so a sync route that waits for a thread never sits on a connection.
     session.commit()
     if user is None:
-        _refuse_unless_valid(None, False, None)
-    assert user is not None
-    _refuse_unless_valid(claims, user.is_active, user.tokens_valid_after)
+        raise bad_credentials()
+    _check(claims, user.is_active, user.tokens_valid_after)
     return user
 
 
@@ -118,11 +131,15 @@ async def get_session_user(session: SessionDep, token: TokenDep, settings: Setti
 SessionUser = Annotated[User, Depends(get_session_user)]
 
 
-async def get_verified_user(user: CurrentUser, settings: SettingsDep) -> UserAdminRead:
-    """The current user, refused with 403 while REQUIRE_VERIFIED_EMAIL is set and the address
-    is not verified. For the routes that spend resources (videos, jobs)."""
+def refuse_unverified(user: UserAdminRead, settings: Settings) -> None:
+    """403 while REQUIRE_VERIFIED_EMAIL is set and the address is not verified: for the
+    routes that spend resources (videos, jobs)."""
     if settings.require_verified_email and not user.email_verified:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Email not verified")
+
+
+async def get_verified_user(user: CurrentUser, settings: SettingsDep) -> UserAdminRead:
+    refuse_unverified(user, settings)
     return user
 
 
@@ -167,6 +184,30 @@ async def get_owned_job(job_id: JobId, user: VerifiedUser, session: SessionDep) 
 
 OwnedVideo = Annotated[VideoSource, Depends(get_owned_video)]
 OwnedJob = Annotated[ProcessingJob, Depends(get_owned_job)]
+
+
+# For the routes that only show a video or a job (GET, polling): the user and the object in
+# one query and one dependency (each level of dependencies costs FastAPI's resolution too).
+async def get_owned_video_read(
+    video_id: VideoId, request: Request, token: TokenDep
+) -> VideoSourceRead:
+    found = await read_as_current_user(request, token, "video", video_id)
+    refuse_unverified(found.user, request.app.state.settings)
+    if found.owned is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Video not found")
+    return VideoSourceRead.of_row(found.owned)
+
+
+async def get_owned_job_read(job_id: JobId, request: Request, token: TokenDep) -> ProcessingJobRead:
+    found = await read_as_current_user(request, token, "job", job_id)
+    refuse_unverified(found.user, request.app.state.settings)
+    if found.owned is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Job not found")
+    return ProcessingJobRead.of_row(found.owned)
+
+
+OwnedVideoRead = Annotated[VideoSourceRead, Depends(get_owned_video_read)]
+OwnedJobRead = Annotated[ProcessingJobRead, Depends(get_owned_job_read)]
 
 
 def _cursor_id(cursor: str | None) -> int | None:

@@ -5,6 +5,7 @@ only inherit from data models, never from table models.
 """
 
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -427,7 +428,11 @@ class VideoSource(VideoSourceBase, table=True):
 
     @property
     def thumbnail_url(self) -> str | None:
-        return f"/videos/{self.id}/thumbnail" if self.has_thumbnail else None
+        return thumbnail_path(self.id, self.has_thumbnail)
+
+
+def thumbnail_path(video_id: int | None, has_thumbnail: bool) -> str | None:
+    return f"/videos/{video_id}/thumbnail" if has_thumbnail else None
 
 
 class VideoSourceRead(VideoSourceBase):
@@ -440,6 +445,15 @@ class VideoSourceRead(VideoSourceBase):
     thumbnail_url: str | None = Field(description="Path of the JPEG thumbnail once there is one")
     created_at: datetime = Field(description="When the video was created (UTC)")
     updated_at: datetime = Field(description="When the video last changed (UTC)")
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> "VideoSourceRead":
+        """From a `video_sources` row read with Core: what the table class's properties say.
+
+        Constructed, not validated again: the columns already typed every value."""
+        error = MediaErrorInfo.of(row["error_code"], row["error_message"])
+        url = thumbnail_path(row["id"], row["has_thumbnail"])
+        return cls.model_construct(**row, error=error, thumbnail_url=url)
 
 
 class VideoLinkCreate(SQLModel):
@@ -515,7 +529,11 @@ class ProcessingJob(ProcessingJobBase, table=True):
 
     @property
     def result_url(self) -> str | None:
-        return f"/jobs/{self.id}/result" if self.result_key else None
+        return result_path(self.id, self.result_key)
+
+
+def result_path(job_id: int | None, result_key: str | None) -> str | None:
+    return f"/jobs/{job_id}/result" if result_key else None
 
 
 class ProcessingJobRead(ProcessingJobBase):
@@ -532,6 +550,15 @@ class ProcessingJobRead(ProcessingJobBase):
     created_at: datetime = Field(description="When the job was created (UTC)")
     started_at: datetime | None = Field(description="When a worker first started it (UTC)")
     finished_at: datetime | None = Field(description="When it reached a final status (UTC)")
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> "ProcessingJobRead":
+        """From a `processing_jobs` row read with Core: what the table class's properties say.
+
+        Constructed, not validated again: the columns already typed every value."""
+        error = MediaErrorInfo.of(row["error_code"], row["error_message"])
+        url = result_path(row["id"], row["result_key"])
+        return cls.model_construct(**row, error=error, result_url=url)
 
 
 class JobPage(SQLModel):

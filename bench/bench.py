@@ -2,7 +2,9 @@
 
 Default (about 3 minutes): 3 rounds, alternating project / reference within every measurement,
     (a) /health req/s, 64 connections
-    (b) /me req/s with a valid token, 64 connections
+    (b) /me req/s with a valid token, 64 connections, and the same for two Phase 2 reads:
+        (b2) GET /videos/{id} and (b3) GET /jobs/{id}; each also held to <= 1.3x the
+        reference's server CPU per request
     (c) POST /auth/login p50 latency, 1 connection (sequential)
     (d) /health p99 latency (4 connections) while 16 connections loop on POST /auth/login
 and prints the medians and the ratios project/reference against the targets of issue 5.
@@ -26,6 +28,11 @@ from load import RPS_SECONDS, health_under_login, sequential_logins, wrk
 from report import TARGETS, Rounds, machine, missed_targets, print_report, summarise, write_results
 from scale import scale
 from servers import LOGIN_BODY, ROOT, http, log, register_and_login, server, server_env, stop_all
+from videos import media, upload_file, wait_job
+
+# The authenticated reads, 64 connections each: /me and one of each Phase 2 kind (the bench
+# user's first video and its ingest job, see bench_video()).
+READS = {"me_rps": "/me", "video_rps": "/videos/1", "job_rps": "/jobs/1"}
 
 
 def measure(url: str, token: str, metric: str) -> tuple[float, float]:
@@ -33,8 +40,8 @@ def measure(url: str, token: str, metric: str) -> tuple[float, float]:
     if metric == "health_rps":
         r = wrk(f"{url}/health", RPS_SECONDS, 64)
         return r["rps"], r["cpu_us_per_request"]
-    if metric == "me_rps":
-        r = wrk(f"{url}/me", RPS_SECONDS, 64, token=token)
+    if metric in READS:
+        r = wrk(f"{url}{READS[metric]}", RPS_SECONDS, 64, token=token)
         return r["rps"], r["cpu_us_per_request"]
     if metric == "login_p50_ms":
         r = sequential_logins(url)
@@ -46,17 +53,32 @@ def measure(url: str, token: str, metric: str) -> tuple[float, float]:
 
 def warm_up(url: str, token: str) -> None:
     wrk(f"{url}/health", 1, 16)
-    wrk(f"{url}/me", 1, 16, token=token)
+    for path in READS.values():
+        wrk(f"{url}{path}", 1, 16, token=token)
     http("POST", f"{url}/auth/login", LOGIN_BODY)
+
+
+def bench_video(url: str, token: str, clip: Path) -> None:
+    """Upload the clip as the bench user's video 1 and wait for its ingest job 1 to succeed, so
+    (b2) and (b3) read a ready video and a finished job, and the worker is idle again."""
+    video = upload_file(url, token, clip)
+    job = wait_job(url, token, video["id"])
+    assert (video["id"], job["id"], job["status"]) == (1, 1, "succeeded"), (video, job)
 
 
 def compare(rounds: int, tmp: Path, metrics: list[str], baseline: Path | None) -> dict[str, Any]:
     """Project vs reference; with `baseline`, vs the project in that other checkout instead."""
-    env = server_env(f"sqlite:///{tmp / 'project.db'}")
+
+    def files(name: str) -> dict[str, str]:  # a server's database, queue and media, in tmp
+        return {
+            "DATABASE_URL": f"sqlite:///{tmp / (name + '.db')}",
+            "QUEUE_URL": f"sqlite:///{tmp / (name + '-queue.db')}",
+            "MEDIA_ROOT": str(tmp / f"{name}-media"),
+        }
+
+    env = {**server_env(""), **files("project")}
     other = (
-        server(
-            "baseline", {**env, "DATABASE_URL": f"sqlite:///{tmp / 'baseline.db'}"}, cwd=baseline
-        )
+        server("baseline", {**env, **files("baseline")}, cwd=baseline)
         if baseline
         else server("reference", env)
     )
@@ -64,9 +86,16 @@ def compare(rounds: int, tmp: Path, metrics: list[str], baseline: Path | None) -
     cpu: Rounds = {m: {"project": [], "reference": []} for m in metrics}
     with server("project", env) as project, other as reference:
         token = register_and_login(project)
+        clip = media.mp4(tmp / "clip.mp4")
+        bench_video(project, token, clip)
         if baseline:
             register_and_login(reference)  # same user id 1 and same key: the token fits both
-        http("GET", f"{reference}/me", token=token)  # the reference accepts the same token
+            bench_video(reference, token, clip)
+        for path in READS.values():  # the reference takes the token and answers alike
+            ours, theirs = (
+                http("GET", f"{url}{path}", token=token) for url in (project, reference)
+            )
+            assert sorted(ours) == sorted(theirs), (path, ours, theirs)
         urls = {"project": project, "reference": reference}
         for url in urls.values():
             warm_up(url, token)
