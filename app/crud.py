@@ -81,10 +81,10 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.exec(_USER_BY_ID, params={"user_id": user_id}).first()
 
 
-# The current user of a bearer request, read with Core, not the ORM: most routes only need to
-# know who is asking, and an ORM load (session transaction, identity map, instance state) was
-# most of such a request's cost (bench/README.md). The columns the API shows and the one the
-# token check needs; never the password hash.
+# The current user of a bearer request: a Core SELECT run by db.fetch_row, not an ORM load
+# (session transaction, identity map, instance state), which was most of such a request's
+# cost while most routes only need to know who is asking (bench/README.md). The columns the
+# API shows and the one the token check needs; never the password hash.
 _USERS = User.__table__
 _USER_READ = tuple(
     _USERS.c[name]
@@ -105,8 +105,8 @@ def _user_read_query(owned: Table | None) -> Select[Any]:
     query = select(*_USER_READ).where(_USERS.c.id == bindparam("user_id"))
     if owned is None:
         return query
-    # The user's row, and beside it the object's when it exists and is the user's: one query
-    # where two would cost twice SQLAlchemy's per-statement overhead.
+    # The user's row, and beside it the object's when it exists and is the user's: one
+    # statement, one pool checkout, where two would cost about twice as much.
     mine = and_(owned.c.id == bindparam("object_id"), owned.c.user_id == _USERS.c.id)
     return query.add_columns(*owned.c).select_from(_USERS.outerjoin(owned, mine))
 

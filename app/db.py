@@ -1,4 +1,5 @@
-"""The engine, the session dependency, the health probe and start-up migrations."""
+"""The engine, the session dependency, the driver-level read of bearer requests (fetch_row),
+the health probe and start-up migrations."""
 
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
@@ -77,8 +78,8 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 class _Compiled:
-    """A Core SELECT compiled for one dialect, and its columns' result processors, which some
-    drivers' need the cursor's type codes for (known after the first execution)."""
+    """A Core SELECT compiled for one dialect, and its columns' result processors (some need
+    the driver's type codes from the cursor, so they are made at the first execution)."""
 
     def __init__(self, query: Select[Any], dialect: Dialect) -> None:
         compiled = query.compile(dialect=dialect)
