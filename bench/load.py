@@ -65,6 +65,15 @@ def cpu_seconds(pid: int | None) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def run_queue_wait(pid: int | None) -> float:
+    """Seconds the process's main thread (uvicorn's event loop) has been runnable but waiting
+    for a CPU (Linux /proc schedstat): high when other processes take the server's CPU."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def wrk(
     url: str,
     seconds: float,
@@ -77,12 +86,13 @@ def wrk(
     """One wrk run; also the server's CPU microseconds per request (1-worker servers only)."""
     command = wrk_command(url, seconds, connections, timeout)
     pid = server_pid(url)
-    before = cpu_seconds(pid)
+    before, waited = cpu_seconds(pid), run_queue_wait(pid)
     output = subprocess.run(
         command, env=wrk_env(token, body), capture_output=True, text=True, check=True
     ).stdout
     result = parse_wrk(output, url)
     result["cpu_us_per_request"] = (cpu_seconds(pid) - before) / result["requests"] * 1e6
+    result["run_queue_wait_s"] = run_queue_wait(pid) - waited
     return result
 
 
