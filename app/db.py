@@ -1,6 +1,8 @@
 """The engine, the session dependency, the driver-level read of bearer requests (fetch_row),
 the health probe and start-up migrations."""
 
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from functools import lru_cache
 from pathlib import Path
@@ -61,9 +63,26 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _use_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _use_wal(cursor: Any) -> None:
+    """WAL is a property of the file, set by whichever connection comes first. Connections that
+    switch a fresh file at the same moment (workers and `alembic upgrade` starting together)
+    deadlock on the lock the switch needs, and SQLite answers the losers "database is locked"
+    at once, without the busy timeout: they try again and find WAL set."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")  # in memory it stays "memory"
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
