@@ -2,7 +2,7 @@
 user (checked on every request), owned videos and jobs, page parameters, superusers."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -162,6 +162,13 @@ VideoId = Annotated[int, Path(description="The video's id")]
 JobId = Annotated[int, Path(description="The job's id")]
 
 
+NOT_FOUND = {"video": "Video not found", "job": "Job not found"}
+
+
+def not_found(kind: crud.OwnedKind) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=NOT_FOUND[kind])
+
+
 async def get_owned_video(
     video_id: VideoId, user: VerifiedUser, session: SessionDep
 ) -> VideoSource:
@@ -169,7 +176,7 @@ async def get_owned_video(
         session.get_bind(), lambda: crud.get_video(session, user_id=user.id, video_id=video_id)
     )
     if video is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Video not found")
+        raise not_found("video")
     return video
 
 
@@ -178,7 +185,7 @@ async def get_owned_job(job_id: JobId, user: VerifiedUser, session: SessionDep) 
         session.get_bind(), lambda: crud.get_job(session, user_id=user.id, job_id=job_id)
     )
     if job is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Job not found")
+        raise not_found("job")
     return job
 
 
@@ -188,22 +195,24 @@ OwnedJob = Annotated[ProcessingJob, Depends(get_owned_job)]
 
 # For the routes that only show a video or a job (GET, polling): the user and the object in
 # one query and one dependency (each level of dependencies costs FastAPI's resolution too).
+async def _owned_row(
+    request: Request, token: str, kind: crud.OwnedKind, object_id: int
+) -> dict[str, Any]:
+    found = await read_as_current_user(request, token, kind, object_id)
+    refuse_unverified(found.user, request.app.state.settings)
+    if found.owned is None:
+        raise not_found(kind)
+    return found.owned
+
+
 async def get_owned_video_read(
     video_id: VideoId, request: Request, token: TokenDep
 ) -> VideoSourceRead:
-    found = await read_as_current_user(request, token, "video", video_id)
-    refuse_unverified(found.user, request.app.state.settings)
-    if found.owned is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Video not found")
-    return VideoSourceRead.of_row(found.owned)
+    return VideoSourceRead.of_row(await _owned_row(request, token, "video", video_id))
 
 
 async def get_owned_job_read(job_id: JobId, request: Request, token: TokenDep) -> ProcessingJobRead:
-    found = await read_as_current_user(request, token, "job", job_id)
-    refuse_unverified(found.user, request.app.state.settings)
-    if found.owned is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Job not found")
-    return ProcessingJobRead.of_row(found.owned)
+    return ProcessingJobRead.of_row(await _owned_row(request, token, "job", job_id))
 
 
 OwnedVideoRead = Annotated[VideoSourceRead, Depends(get_owned_video_read)]

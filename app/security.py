@@ -128,12 +128,6 @@ def access_token_claims(token: str, *, key: str) -> AccessClaims | None:
     return AccessClaims(int(subject), claims["iat"], session_id)
 
 
-def user_id_from_token(token: str, *, key: str) -> int | None:
-    """The user id of a valid access token, or None."""
-    claims = access_token_claims(token, key=key)
-    return claims.user_id if claims else None
-
-
 OPAQUE_TOKEN_BYTES = 32
 
 

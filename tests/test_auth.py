@@ -6,7 +6,7 @@ import pytest
 from sqlmodel import select
 
 from app.models import User
-from app.security import user_id_from_token
+from app.security import access_token_claims
 from tests.utils import PASSWORD, bearer, login, register
 
 
@@ -92,7 +92,8 @@ def test_login_returns_a_bearer_token_for_the_user(client):
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 30 * 60
     key = client.app.state.settings.jwt_key
-    assert user_id_from_token(body["access_token"], key=key) == user_id
+    claims = access_token_claims(body["access_token"], key=key)
+    assert claims is not None and claims.user_id == user_id
 
 
 def test_token_lifetime_follows_the_setting(make_client):
