@@ -83,8 +83,33 @@ class Settings(BaseSettings):
     # Credits (docs/phase-2-videos.md#credits). A paid job kind K costs
     # ceil(duration in minutes) x PRICE_K_PER_MINUTE: its price setting is all it needs here.
     price_extract_audio_per_minute: int = Field(default=1, ge=0, le=1_000_000)
+    price_transcribe_per_minute: int = Field(default=2, ge=0, le=1_000_000)
+    price_summarize_per_minute: int = Field(default=1, ge=0, le=1_000_000)
     # How long an Idempotency-Key's first answer is kept for replay.
     idempotency_key_hours: float = Field(default=24, gt=0)
+
+    # Phase 3: AI providers (docs/phase-3-ai.md, ../shared/contract-ai.md).
+    # `local`: Whisper on this machine (faster-whisper), no network; `openai`: any server
+    # speaking OpenAI's HTTP API (OPENAI_BASE_URL).
+    transcribe_provider: Literal["local", "openai"] = "local"
+    # None: the model packaged in a pinned Python package (works offline). Otherwise a
+    # directory holding a CTranslate2 Whisper model, or a name faster-whisper may download.
+    local_whisper_model: str | None = None
+    # CPU threads of the local model; the API keeps the other core(s).
+    local_whisper_threads: int = Field(default=1, ge=1, le=64)
+    # The model's child process runs at this niceness, so the API it shares a host with wins.
+    local_whisper_nice: int = Field(default=10, ge=0, le=19)
+    local_whisper_beam_size: int = Field(default=1, ge=1, le=10)
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_api_key: SecretStr | None = None
+    openai_transcribe_model: str = "whisper-1"
+    openai_summary_model: str = "gpt-4o-mini"
+    # The timeout of one call; a transcription's grows with its audio (docs/phase-3-ai.md).
+    openai_timeout_seconds: float = Field(default=60, gt=0)
+    openai_max_retries: int = Field(default=2, ge=0, le=10)
+    # Audio above this is sent in pieces cut at silences, each under it (OpenAI: 25 MiB).
+    openai_max_upload_bytes: int = Field(default=26214400, ge=64 * 1024)
+    summary_provider: Literal["openai", "none"] = "none"
 
     def price_per_minute(self, kind: str) -> int | None:
         """The price of a paid job kind, or None for a kind that is not for sale."""

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test-scale`: the video tier on real servers, all on 127.0.0.1 in temporary directories:
-# PostgreSQL (scripts/postgres-cluster.sh), then tests/scale.py starts redis-server, moto's S3
+# PostgreSQL (scripts/postgres-cluster.sh), then scripts/scale.py starts redis-server, moto's S3
 # server, 2 API processes and 3 separate workers, runs the scenario and prints its figures.
 # Everything is stopped by process id, also on failure or Ctrl-C.
 set -euo pipefail
@@ -17,4 +17,4 @@ trap 'exit 130' INT TERM
 start_postgres
 
 PG_STARTED_TESTS=1
-DATABASE_URL=$POSTGRES_URL "$PYTHON" -m tests.scale "$@"
+DATABASE_URL=$POSTGRES_URL "$PYTHON" -m scripts.scale "$@"

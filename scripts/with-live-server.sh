@@ -37,7 +37,7 @@ SECRET_KEY="e2e-$("$PYTHON" -c 'import secrets; print(secrets.token_urlsafe(32))
 CREDITS=3
 
 echo "== uvicorn on $BASE_URL, database $TMP/app.db"
-(cd "$ROOT" && "$PYTHON" -c 'import sys; from pathlib import Path; from tests.media import mp4; mp4(Path(sys.argv[1]))' \
+(cd "$ROOT" && "$PYTHON" -c 'import sys; from pathlib import Path; from tests.support.media import mp4; mp4(Path(sys.argv[1]))' \
   "$TMP/clip.mp4")
 (
   cd "$ROOT"

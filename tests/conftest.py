@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from app.config import Settings
-from tests.utils import TEST_SECRET_KEY, UNTHROTTLED, login, register
+from tests.support.utils import TEST_SECRET_KEY, UNTHROTTLED, login, register
 
 # The tests see none of the developer's settings (shell variables or .env), and app.main's
 # module-level app, imported below, touches none of the repository's files.
@@ -23,8 +23,8 @@ for name in Settings.model_fields:
 os.environ.update(SECRET_KEY=TEST_SECRET_KEY, DATABASE_URL="sqlite://", BCRYPT_ROUNDS="4")
 
 from app.main import create_app  # noqa: E402
-from tests.postgres import TEST_DATABASE_URL, fresh_schema  # noqa: E402
-from tests.smtp import Inbox, smtp_server  # noqa: E402
+from tests.support.postgres import TEST_DATABASE_URL, fresh_schema  # noqa: E402
+from tests.support.smtp import Inbox, smtp_server  # noqa: E402
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
         if TEST_DATABASE_URL and "database_url" not in overrides:
             overrides["database_url"] = schemas.enter_context(fresh_schema())
         # No worker on the shared in-memory connection: the video tests use a database file
-        # (tests/videos.py), where worker threads get connections of their own.
+        # (tests/support/videos.py), where worker threads get connections of their own.
         defaults = {
             "database_url": "sqlite://",
             "bcrypt_rounds": 4,
@@ -104,7 +104,7 @@ def video_client(make_video_client: Callable[..., TestClient]) -> TestClient:
 
 @pytest.fixture
 def inbox() -> Iterator[Inbox]:
-    """A real SMTP server on 127.0.0.1 (tests/smtp.py); the messages it received."""
+    """A real SMTP server on 127.0.0.1 (tests/support/smtp.py); the messages it received."""
     with smtp_server() as received:
         yield received
 

@@ -20,10 +20,10 @@ from app.models import (
     VideoSource,
 )
 from tests import media
-from tests.live import free_port
-from tests.smtp import link_token
-from tests.utils import PASSWORD, bearer, login, register
-from tests.videos import stored_files, upload, user_token, wait_until_settled
+from tests.support.live import free_port
+from tests.support.smtp import link_token
+from tests.support.utils import PASSWORD, bearer, login, register
+from tests.support.videos import stored_files, upload, user_token, wait_until_settled
 
 EMAIL = "alice@example.com"
 INVALID_TOKEN = {"detail": "Invalid or expired token"}

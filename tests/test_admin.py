@@ -10,9 +10,9 @@ from sqlmodel import Session
 from app import crud
 from app.db import ROOT
 from app.models import User
-from tests.credits import assert_ledger_balanced, balance, history
-from tests.utils import PASSWORD, bearer, login
-from tests.videos import user_token
+from tests.support.credits import assert_ledger_balanced, balance, history
+from tests.support.utils import PASSWORD, bearer, login
+from tests.support.videos import user_token
 
 
 @pytest.fixture

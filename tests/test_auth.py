@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from app.models import User
 from app.security import access_token_claims
-from tests.utils import PASSWORD, bearer, login, register
+from tests.support.utils import PASSWORD, bearer, login, register
 
 
 def test_register_returns_the_user_without_the_hash(client, session):

@@ -1,4 +1,4 @@
-"""Concurrent requests against a real uvicorn on a real SQLite file (tests/live.py).
+"""Concurrent requests against a real uvicorn on a real SQLite file (tests/support/live.py).
 
 The unique index, not a check-then-insert, decides who gets an email; WAL and the busy
 timeout (app/db.py) keep concurrent writers from failing with "database is locked".
@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import live_server, query, send_at_once
-from tests.utils import PASSWORD, bearer
+from tests.support.live import live_server, query, send_at_once
+from tests.support.utils import PASSWORD, bearer
 
 SAME_EMAIL_REQUESTS = 30
 DISTINCT_USERS = 100

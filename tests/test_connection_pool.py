@@ -11,7 +11,7 @@ from app.api import CurrentUser
 from app.config import Settings
 from app.db import SessionDep
 from app.main import create_app
-from tests.utils import bearer, login, register
+from tests.support.utils import bearer, login, register
 
 
 def test_sync_routes_taking_the_current_user_do_not_starve_a_small_pool(tmp_path):

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from app import credits, jobs
 from app.models import ProcessingJob, utc_now
 from tests import media
-from tests.credits import (
+from tests.support.credits import (
     assert_ledger_balanced,
     balance,
     history,
@@ -19,8 +19,8 @@ from tests.credits import (
     start_job,
     wait_for_job,
 )
-from tests.utils import bearer, register
-from tests.videos import stored_files, user_token
+from tests.support.utils import bearer, register
+from tests.support.videos import stored_files, user_token
 
 
 @pytest.fixture

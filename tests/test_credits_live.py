@@ -12,11 +12,11 @@ import httpx
 import pytest
 
 from tests import media
-from tests.credits import assert_ledger_balanced
-from tests.live import live_server, query, send_at_once, worker_process
-from tests.postgres import TEST_DATABASE_URL, fresh_schema
+from tests.support.credits import assert_ledger_balanced
+from tests.support.live import live_server, query, send_at_once, worker_process
+from tests.support.postgres import TEST_DATABASE_URL, fresh_schema
 from tests.test_video_processes import token_for, upload, wait_for_job
-from tests.utils import bearer
+from tests.support.utils import bearer
 
 PURCHASES = 50
 AFFORDABLE = 7

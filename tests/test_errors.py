@@ -11,7 +11,7 @@ from app import crud
 from app.config import Settings
 from app.main import create_app
 from app.models import User
-from tests.utils import PASSWORD, bearer, login, register
+from tests.support.utils import PASSWORD, bearer, login, register
 
 INTERNAL_ERROR = {"detail": "Internal Server Error"}
 

@@ -23,8 +23,8 @@ from app.fetch import (
     literal_address,
     validate_link_url,
 )
-from tests.live import free_port
-from tests.origin import Origin, origin_server, payload, tls_contexts
+from tests.support.live import free_port
+from tests.support.origin import Origin, origin_server, payload, tls_contexts
 
 
 class StubDNS:

@@ -9,9 +9,9 @@ from sqlmodel import Session, col, select
 from app import credits, idempotency
 from app.models import IdempotencyKey, JobCreate, utc_now
 from tests import media
-from tests.credits import assert_ledger_balanced, balance, history, ready_video, start_job
-from tests.utils import bearer
-from tests.videos import user_token
+from tests.support.credits import assert_ledger_balanced, balance, history, ready_video, start_job
+from tests.support.utils import bearer
+from tests.support.videos import user_token
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from sqlmodel import Session
 from app import jobs
 from app.models import ProcessingJob, VideoSource, utc_now
 from tests import media
-from tests.videos import ingest_job, upload, user_token
+from tests.support.videos import ingest_job, upload, user_token
 
 LEASE = 30.0
 

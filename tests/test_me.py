@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from app.models import User
 from app.security import AUDIENCE
-from tests.utils import TEST_SECRET_KEY, bearer, register
+from tests.support.utils import TEST_SECRET_KEY, bearer, register
 
 KEY = TEST_SECRET_KEY
 

@@ -14,8 +14,8 @@ from sqlalchemy import create_engine
 
 from app.db import ROOT
 from app.models import metadata
-from tests.live import query, table_names
-from tests.postgres import TEST_DATABASE_URL, fresh_schema
+from tests.support.live import query, table_names
+from tests.support.postgres import TEST_DATABASE_URL, fresh_schema
 
 
 def alembic_config() -> Config:

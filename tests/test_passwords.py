@@ -1,5 +1,5 @@
 """Changing a password, and resetting a forgotten one through an emailed link: the emails go
-to a real SMTP server on 127.0.0.1 (tests/smtp.py) and the tests follow the link's token."""
+to a real SMTP server on 127.0.0.1 (tests/support/smtp.py) and the tests follow the link's token."""
 
 import statistics
 import time
@@ -11,9 +11,9 @@ from sqlmodel import select
 
 from app.models import AccountToken, User
 from app.security import hash_opaque_token
-from tests.live import live_server
-from tests.smtp import link_token
-from tests.utils import PASSWORD, bearer, login, register
+from tests.support.live import live_server
+from tests.support.smtp import link_token
+from tests.support.utils import PASSWORD, bearer, login, register
 
 NEW_PASSWORD = "a brand new passphrase"
 EMAIL = "alice@example.com"

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy import make_url
 
 from app.config import Settings
-from tests.live import free_port, live_server, query, send_at_once
-from tests.postgres import admin_engine, fresh_schema, requires_postgres
-from tests.utils import PASSWORD
+from tests.support.live import free_port, live_server, query, send_at_once
+from tests.support.postgres import admin_engine, fresh_schema, requires_postgres
+from tests.support.utils import PASSWORD
 
 pytestmark = requires_postgres
 

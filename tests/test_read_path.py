@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from app import crud, db
 from app.models import ProcessingJob, User, VideoSource
-from tests.utils import bearer, login, register
+from tests.support.utils import bearer, login, register
 
 
 @pytest.fixture

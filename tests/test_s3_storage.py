@@ -15,9 +15,9 @@ from app.config import Settings
 from app.s3 import PART_SIZE, S3Storage
 from app.storage import StorageUnavailable, make_storage
 from tests import media
-from tests.services import redis_server, s3_server
-from tests.utils import bearer
-from tests.videos import ingest_job, upload, user_token, wait_for, wait_until_settled
+from tests.support.services import redis_server, s3_server
+from tests.support.utils import bearer
+from tests.support.videos import ingest_job, upload, user_token, wait_for, wait_until_settled
 
 
 @pytest.fixture(scope="module")

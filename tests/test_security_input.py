@@ -12,7 +12,7 @@ from sqlmodel import select
 
 from app.limits import BodySizeLimit
 from app.models import User
-from tests.utils import PASSWORD, bearer, login, register
+from tests.support.utils import PASSWORD, bearer, login, register
 
 JSON = {"Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -9,7 +9,7 @@ from passlib.context import CryptContext
 from sqlmodel import Session, select
 
 from app.models import User
-from tests.utils import PASSWORD, bearer, login, register
+from tests.support.utils import PASSWORD, bearer, login, register
 
 TIMING_ROUNDS = 10  # a real bcrypt cost (~60 ms here), so hashing dominates the timing
 TIMING_SAMPLES = 15

@@ -10,7 +10,7 @@ import pytest
 from jose import jwt
 
 from app.security import ACCESS_TOKEN_TYPE, AUDIENCE, CLOCK_LEEWAY_SECONDS
-from tests.utils import bearer, login, register
+from tests.support.utils import bearer, login, register
 
 INVALID = {"detail": "Could not validate credentials"}
 OURS = {"typ": ACCESS_TOKEN_TYPE, "aud": AUDIENCE}  # what every access token of ours says

@@ -11,9 +11,9 @@ from sqlmodel import select
 
 from app.models import RefreshToken, User
 from app.security import hash_opaque_token
-from tests.live import live_server, query, send_at_once
-from tests.postgres import TEST_DATABASE_URL, fresh_schema
-from tests.utils import PASSWORD, bearer, data_statements, login, register, statements_sent
+from tests.support.live import live_server, query, send_at_once
+from tests.support.postgres import TEST_DATABASE_URL, fresh_schema
+from tests.support.utils import PASSWORD, bearer, data_statements, login, register, statements_sent
 
 INVALID_REFRESH = {"detail": "Invalid refresh token"}
 INVALID_ACCESS = {"detail": "Could not validate credentials"}

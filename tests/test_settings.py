@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from app.config import MIN_PRODUCTION_KEY_BYTES, Settings
 from app.db import ROOT
-from tests.utils import bearer, login, register
+from tests.support.utils import bearer, login, register
 
 STRONG_KEY = "k" * MIN_PRODUCTION_KEY_BYTES
 

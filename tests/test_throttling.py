@@ -13,8 +13,8 @@ import httpx
 import pytest
 import redis
 
-from tests.live import free_port, live_server, send_at_once
-from tests.utils import PASSWORD, bearer, login, register
+from tests.support.live import free_port, live_server, send_at_once
+from tests.support.utils import PASSWORD, bearer, login, register
 
 TOO_MANY = {"detail": "Too many attempts, try again later"}
 WINDOW = 2  # seconds: LOGIN_WINDOW_SECONDS, short so a test can wait it out

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from app import crud
 from app.models import AIUsageLog, AIUsageLogCreate, User
-from tests.utils import register
+from tests.support.utils import register
 
 USAGE = AIUsageLogCreate(provider="openai", model="gpt-4o-mini", tokens_input=120, tokens_output=30)
 

@@ -11,9 +11,9 @@ import pytest
 
 from app import fetch
 from tests import media
-from tests.origin import origin_server
-from tests.utils import bearer
-from tests.videos import ingest_job, stored_files, user_token, wait_for, wait_until_settled
+from tests.support.origin import origin_server
+from tests.support.utils import bearer
+from tests.support.videos import ingest_job, stored_files, user_token, wait_for, wait_until_settled
 
 
 @pytest.fixture

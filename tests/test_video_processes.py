@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from tests import media
-from tests.live import live_server, query, send_at_once, worker_process
-from tests.postgres import TEST_DATABASE_URL
-from tests.utils import PASSWORD, bearer
-from tests.videos import stored_files
+from tests.support.live import live_server, query, send_at_once, worker_process
+from tests.support.postgres import TEST_DATABASE_URL
+from tests.support.utils import PASSWORD, bearer
+from tests.support.videos import stored_files
 
 pytestmark = pytest.mark.skipif(
     bool(TEST_DATABASE_URL), reason="process tests run on SQLite files (make test)"

@@ -7,8 +7,8 @@ import pytest
 
 from app import media as app_media
 from tests import media
-from tests.utils import bearer
-from tests.videos import (
+from tests.support.utils import bearer
+from tests.support.videos import (
     ingest_job,
     stored_files,
     upload,

@@ -8,8 +8,8 @@ from PIL import Image
 
 from app.upload import display_name
 from tests import media
-from tests.utils import bearer
-from tests.videos import ingest_job, stored_files, upload, user_token, wait_until_settled
+from tests.support.utils import bearer
+from tests.support.videos import ingest_job, stored_files, upload, user_token, wait_until_settled
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from alembic.script import ScriptDirectory
 
 from app.db import ROOT
 from app.models import metadata
-from tests.live import live_server, query, table_names
-from tests.postgres import fresh_schema, requires_postgres
-from tests.utils import PASSWORD
+from tests.support.live import live_server, query, table_names
+from tests.support.postgres import fresh_schema, requires_postgres
+from tests.support.utils import PASSWORD
 
 WORKERS = 4
 HEAD = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini"))).get_current_head()

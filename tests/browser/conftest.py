@@ -4,7 +4,7 @@ tests/browser, or a file in it, is named on the command line, or when BROWSER=1 
 
 from pathlib import Path
 
-from tests.opt_in import collected_only_when_requested
+from tests.support.opt_in import collected_only_when_requested
 
 HERE = Path(__file__).resolve().parent
 

@@ -12,7 +12,7 @@ import pytest
 
 from app.db import ROOT
 from tests.browser.cdp import Page, chromium, chromium_path
-from tests.live import live_server
+from tests.support.live import live_server
 
 ARTIFACTS = ROOT / ".artifacts" / "browser"
 EMAIL = "browser-user@example.com"

@@ -7,7 +7,7 @@ when FUZZ=1 is set; otherwise the whole suite would pay for a few thousand gener
 import time
 from pathlib import Path
 
-from tests.opt_in import collected_only_when_requested
+from tests.support.opt_in import collected_only_when_requested
 
 HERE = Path(__file__).resolve().parent
 

@@ -14,7 +14,7 @@ from app import db
 from app.config import Settings
 from app.main import create_app
 from tests.fuzz.conftest import STATS
-from tests.utils import UNTHROTTLED
+from tests.support.utils import UNTHROTTLED
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1000"))
 USER = {"email": "fuzz-user@example.com", "password": "fuzz user password"}

@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 import httpx
 
-from tests.live import free_port
+from tests.support.live import free_port
 
 S3_CREDENTIALS = {"S3_ACCESS_KEY_ID": "testing", "S3_SECRET_ACCESS_KEY": "testing"}
 

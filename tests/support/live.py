@@ -18,7 +18,7 @@ import httpx
 from sqlalchemy import create_engine, inspect, text
 
 from app.db import ROOT
-from tests.utils import UNTHROTTLED
+from tests.support.utils import UNTHROTTLED
 
 Request = tuple[str, str, dict]  # method, URL, httpx keyword arguments
 

@@ -32,10 +32,10 @@ from pathlib import Path
 import httpx
 
 from tests import media
-from tests.live import live_server, query, send_at_once, worker_process
-from tests.origin import origin_server
-from tests.services import redis_server, s3_server
-from tests.utils import PASSWORD, bearer
+from tests.support.live import live_server, query, send_at_once, worker_process
+from tests.support.origin import origin_server
+from tests.support.services import redis_server, s3_server
+from tests.support.utils import PASSWORD, bearer
 
 USERS = 5
 PER_PHASE = 10

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from aiosmtpd.controller import Controller
 
-from tests.live import free_port
+from tests.support.live import free_port
 
 
 class Inbox:

@@ -3,8 +3,8 @@
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
-from tests.utils import bearer
-from tests.videos import upload, wait_for, wait_until_settled
+from tests.support.utils import bearer
+from tests.support.videos import upload, wait_for, wait_until_settled
 
 LEDGER_BY_USER = """
 SELECT u.id, u.credits, COALESCE(SUM(t.delta), 0), COALESCE(MIN(t.balance_after), 0),

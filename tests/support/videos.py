@@ -5,7 +5,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from tests.utils import bearer, login, register
+from tests.support.utils import bearer, login, register
 
 
 def user_token(client: TestClient, email: str = "alice@example.com") -> str:
