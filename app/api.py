@@ -1,7 +1,7 @@
 """The HTTP routes. Each parses, calls crud, and shapes the answer; rules live elsewhere."""
 
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, BinaryIO
 
 import anyio
 from fastapi import (
@@ -23,7 +23,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app import account_emails, crud, db, fetch, idempotency, openapi, upload
+from app import account_emails, crud, db, idempotency, openapi, upload
 from app.config import Settings
 from app.db import SessionDep
 from app.deps import (
@@ -40,16 +40,15 @@ from app.deps import (
     OwnedVideoRead,
     PageCursor,
     PageLimit,
+    QueueDep,
     SessionUser,
     SettingsDep,
     StorageDep,
     TokenDep,
     VerifiedUser,
-    WorkerDep,
     inactive_user,
 )
 from app.idempotency import IdempotencyKeyHeader
-from app.limits import MAX_BODY_BYTES
 from app.models import (
     JOB_FINISHED,
     AccountDeletion,
@@ -58,7 +57,6 @@ from app.models import (
     CreditTransaction,
     CreditTransactionRead,
     EmailVerificationConfirm,
-    ErrorDetail,
     HealthStatus,
     JobCreate,
     JobPage,
@@ -82,81 +80,42 @@ from app.models import (
     VideoPage,
     VideoSource,
     VideoSourceRead,
-    normalize_email,
 )
-from app.security import PasswordHasher, access_token_claims, create_access_token
+from app.openapi_responses import (
+    ADMIN,
+    BAD_LINK_TOKEN,
+    BAD_PASSWORD,
+    BAD_TOKEN,
+    ERROR_DETAIL_SCHEMA,
+    IDEMPOTENCY_ERRORS,
+    JOB_NOT_FOUND,
+    JPEG,
+    LOGIN_ERRORS,
+    REPLAYED,
+    STORE_DOWN,
+    TOO_LARGE,
+    TOO_MANY,
+    TOO_MANY_INGESTS,
+    UPLOAD_BODY,
+    USER_NOT_FOUND,
+    VIDEO_AUTH,
+    VIDEO_NOT_FOUND,
+    error,
+)
+from app.pipeline import fetch, kinds
+from app.security import PasswordHasher, access_token_claims
 from app.storage import THUMBNAIL, video_key
-from app.throttle import AuthLimits, Limit
-from app.worker import Worker
+from app.throttle import AuthLimits, account_key, client_address, refuse_if_throttled
 
 RETRY_AFTER_SECONDS = 10
 
-
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorDetail, "description": description}
-
-
-BAD_CREDENTIALS = {401: _error("Wrong email or password"), 403: _error("Inactive user")}
-BAD_TOKEN = {401: _error("Missing, invalid or expired token"), 403: _error("Inactive user")}
-TOO_LARGE = {413: _error(f"Request body larger than {MAX_BODY_BYTES // 1024} KiB")}
-STORE_DOWN = {503: _error("The object store is unavailable; try again later (see Retry-After)")}
-
-TOO_MANY = {
-    429: {
-        **_error("Too many attempts: wait for Retry-After seconds"),
-        "headers": {
-            "Retry-After": {
-                "description": "Seconds until the next attempt is counted again",
-                "schema": {"type": "integer"},
-            }
-        },
-    }
-}
-BAD_PASSWORD = {400: _error("Incorrect password")}
-BAD_LINK_TOKEN = {400: _error("Invalid, used or expired token")}
-
-
 # Operation ids are the camelCase of these function names (app/openapi.py): name each route
 # function as a verb phrase (get_me -> getMe) and keep it, since clients call it by that name.
-
-
-UNVERIFIED = {403: _error("Inactive user, or email not verified (with REQUIRE_VERIFIED_EMAIL)")}
-
-
-def client_address(request: Request) -> str:
-    """The peer's address as uvicorn gives it. Behind a proxy, uvicorn's --proxy-headers and
-    --forwarded-allow-ips make it the client's (X-Forwarded-For) only for a trusted proxy."""
-    return request.client.host if request.client else "unknown"
-
-
-def account_key(email: str) -> str:
-    """The throttling key of an account as typed: every spelling of one address counts once."""
-    try:
-        return normalize_email(email)
-    except ValueError:
-        return email.strip().lower()
-
-
-def refuse_if_throttled(*checks: tuple[Limit, str]) -> None:
-    waits = [wait for limit, key in checks if (wait := limit.retry_after(key)) is not None]
-    if waits:
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            detail="Too many attempts, try again later",
-            headers={"Retry-After": str(max(waits))},
-        )
-
-
-def new_token_pair(settings: Settings, user: User, *, refresh_token: str, session_id: str) -> Token:
-    assert user.id is not None
-    access_token, expires_in = create_access_token(
-        user.id,
-        key=settings.jwt_key,
-        expire_minutes=settings.access_token_expire_minutes,
-        session_id=session_id,
-        not_before=crud.epoch_seconds(user.tokens_valid_after),
-    )
-    return Token(access_token=access_token, expires_in=expires_in, refresh_token=refresh_token)
+#
+# `async def` for routes that only await (the database calls go through db.call, inline on
+# SQLite, on a thread for a network database); plain `def` for routes that hash a password
+# (bcrypt: 0.1-0.3 s of CPU) or chain several blocking calls, which FastAPI runs on its
+# thread pool so they never hold the event loop.
 
 
 # The operation ids of the generated clients (`getMe`); the app serves these routes directly.
@@ -182,7 +141,7 @@ async def get_health(request: Request) -> JSONResponse:
     summary="Create an account",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses={409: _error("Email already registered"), **TOO_LARGE},
+    responses={409: error("Email already registered"), **TOO_LARGE},
 )
 def register(
     user_create: UserCreate, session: SessionDep, settings: SettingsDep, hasher: HasherDep
@@ -233,10 +192,7 @@ def _issue_token(context: LoginContext, email: str, password: str) -> Token:
     refresh_token, session_id = crud.start_session(
         session, user_id=user.id, expire_days=settings.refresh_token_expire_days
     )
-    return new_token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)
-
-
-LOGIN_ERRORS = {**BAD_CREDENTIALS, **TOO_LARGE, **TOO_MANY}
+    return crud.new_token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)
 
 
 @router.post(
@@ -267,8 +223,8 @@ def login_with_form(
     tags=["auth"],
     summary="Exchange a refresh token for a new token pair (the old one is used up)",
     responses={
-        401: _error("Unknown, used, revoked or expired refresh token (reuse ends the session)"),
-        403: _error("Inactive user"),
+        401: error("Unknown, used, revoked or expired refresh token (reuse ends the session)"),
+        403: error("Inactive user"),
         **TOO_LARGE,
     },
 )
@@ -281,7 +237,7 @@ def refresh_session(body: RefreshRequest, session: SessionDep, settings: Setting
     user, refresh_token, session_id = rotated
     if not user.is_active:
         raise inactive_user()
-    return new_token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)
+    return crud.new_token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)
 
 
 @router.post(
@@ -332,7 +288,7 @@ def change_password(
 def _check_password(user: User, password: str, hasher: PasswordHasher, limits: AuthLimits) -> None:
     """Counted as a failed login: a stolen access token does not buy unlimited guesses."""
     refuse_if_throttled((limits.login_per_account, user.email))
-    if not crud.check_password(user, password=password, hasher=hasher):
+    if not hasher.matches(password, user.password_hash):
         limits.login_per_account.hit(user.email)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Incorrect password")
 
@@ -434,61 +390,17 @@ async def get_me(user: CurrentUser) -> UserAdminRead:
 # ---- Phase 2: videos and jobs (../shared/contract-videos.md, docs/phase-2-videos.md)
 
 
-ERROR_DETAIL_SCHEMA = {"$ref": "#/components/schemas/ErrorDetail"}
-JPEG = {"type": "string", "format": "binary", "description": "The JPEG image's bytes"}
-VIDEO_AUTH = {**BAD_TOKEN, **UNVERIFIED}
-VIDEO_NOT_FOUND = {404: _error("No such video (or not yours)")}
-JOB_NOT_FOUND = {404: _error("No such job (or not yours)")}
-# Sent with a stored answer replayed for a retry with the same Idempotency-Key.
-REPLAYED = {
-    idempotency.REPLAYED_HEADER: {
-        "description": "`true` when this is the stored answer of an earlier request with the "
-        "same Idempotency-Key",
-        "schema": {"type": "string"},
-    }
-}
-
-
-# The upload route reads the multipart body itself (app/upload.py); this documents it.
-UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "title": "VideoUpload",
-                    "description": "The video file as the `file` field of a multipart form",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "The video (MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV)",
-                        }
-                    },
-                }
-            }
-        },
-    }
-}
-
-
 async def _refuse_past_active_ingests(
     session: Session, user: UserAdminRead, settings: Settings
 ) -> None:
     """429 once the user has MAX_ACTIVE_INGESTS videos processing (before any work)."""
-    engine = session.get_bind()
-    active = await db.call_database(engine, crud.count_active_ingests, session, user.id)
+    active = await db.call(session, crud.count_active_ingests, user.id)
     if active >= settings.max_active_ingests:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             detail=f"{active} videos are still processing; try again when one is done",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
-
-
-TOO_MANY_INGESTS = {429: _error("Too many videos processing at once (see Retry-After)")}
 
 
 @router.post(
@@ -500,8 +412,8 @@ TOO_MANY_INGESTS = {429: _error("Too many videos processing at once (see Retry-A
     openapi_extra=UPLOAD_BODY,
     responses={
         **VIDEO_AUTH,
-        413: _error("File larger than MAX_UPLOAD_BYTES"),
-        415: _error("Not a known video container"),
+        413: error("File larger than MAX_UPLOAD_BYTES"),
+        415: error("Not a known video container"),
         422: {
             "description": "No `file` field, or not a multipart body",
             "content": {
@@ -519,26 +431,23 @@ async def upload_video(
     session: SessionDep,
     settings: SettingsDep,
     storage: StorageDep,
-    worker: WorkerDep,
+    queue: QueueDep,
 ) -> VideoSource:
-    engine = session.get_bind()
     await _refuse_past_active_ingests(session, user, settings)
     received = await upload.receive_video(request, storage, max_bytes=settings.max_upload_bytes)
     try:
-        video, job = await db.call_database(
-            engine,
-            lambda: crud.create_uploaded_video(
-                session,
-                user_id=user.id,
-                filename=received.filename,
-                pending=received.pending,
-                content_type=received.content_type,
-                storage=storage,
-            ),
+        video, job = await db.call(
+            session,
+            crud.create_uploaded_video,
+            user_id=user.id,
+            filename=received.filename,
+            pending=received.pending,
+            content_type=received.content_type,
+            storage=storage,
         )
     finally:
         await run_in_threadpool(received.pending.abort)  # a no-op once it is in place
-    await run_in_threadpool(worker.queue.enqueue, job.id)
+    await run_in_threadpool(queue.enqueue, job.id)
     response.headers["Location"] = f"/videos/{video.id}"
     return video
 
@@ -552,7 +461,7 @@ async def upload_video(
     responses={
         201: {"description": "The video, processing", "headers": REPLAYED},
         **VIDEO_AUTH,
-        409: _error("A request with this Idempotency-Key is still in progress"),
+        409: error("A request with this Idempotency-Key is still in progress"),
         **TOO_LARGE,
         **TOO_MANY_INGESTS,
     },
@@ -563,7 +472,7 @@ async def create_video_from_link(
     user: VerifiedUser,
     session: SessionDep,
     settings: SettingsDep,
-    worker: WorkerDep,
+    queue: QueueDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     try:
@@ -574,11 +483,10 @@ async def create_video_from_link(
 
     async def add_video() -> VideoSourceRead:
         await _refuse_past_active_ingests(session, user, settings)
-        video, job = await db.call_database(
-            session.get_bind(),
-            lambda: crud.create_linked_video(session, user_id=user.id, source_url=url),
+        video, job = await db.call(
+            session, crud.create_linked_video, user_id=user.id, source_url=url
         )
-        await run_in_threadpool(worker.queue.enqueue, job.id)
+        await run_in_threadpool(queue.enqueue, job.id)
         return VideoSourceRead.model_validate(video)
 
     return await idempotency.respond(
@@ -603,9 +511,8 @@ async def create_video_from_link(
 async def list_videos(
     user: VerifiedUser, session: SessionDep, limit: PageLimit = 20, cursor: PageCursor = None
 ) -> VideoPage:
-    videos, next_cursor = await db.call_database(
-        session.get_bind(),
-        lambda: crud.list_videos(session, user_id=user.id, limit=limit, before_id=cursor),
+    videos, next_cursor = await db.call(
+        session, crud.list_videos, user_id=user.id, limit=limit, before_id=cursor
     )
     return VideoPage(data=videos, next_cursor=next_cursor)
 
@@ -640,7 +547,7 @@ async def delete_video(video: OwnedVideo, session: SessionDep, storage: StorageD
     responses={
         200: {"content": {"image/jpeg": {"schema": JPEG}}, "description": "The thumbnail"},
         **VIDEO_AUTH,
-        404: _error("No such video, or no thumbnail yet"),
+        404: error("No such video, or no thumbnail yet"),
         **STORE_DOWN,
     },
 )
@@ -678,9 +585,8 @@ async def _chunks(stream: BinaryIO, size: int = 64 * 1024) -> AsyncIterator[byte
 async def list_video_jobs(
     video: OwnedVideo, session: SessionDep, limit: PageLimit = 20, cursor: PageCursor = None
 ) -> JobPage:
-    found, next_cursor = await db.call_database(
-        session.get_bind(),
-        lambda: crud.list_jobs(session, video=video, limit=limit, before_id=cursor),
+    found, next_cursor = await db.call(
+        session, crud.list_jobs, video=video, limit=limit, before_id=cursor
     )
     return JobPage(data=found, next_cursor=next_cursor)
 
@@ -701,10 +607,10 @@ async def get_job(job: OwnedJobRead) -> ProcessingJobRead:
     tags=["jobs"],
     summary="Cancel a queued or running job",
     response_model=ProcessingJobRead,
-    responses={**VIDEO_AUTH, **JOB_NOT_FOUND, 409: _error("Job already finished")},
+    responses={**VIDEO_AUTH, **JOB_NOT_FOUND, 409: error("Job already finished")},
 )
 async def cancel_job(job: OwnedJob, session: SessionDep) -> ProcessingJob:
-    if not await db.call_database(session.get_bind(), crud.cancel_job, session, job):
+    if not await db.call(session, crud.cancel_job, job):
         raise HTTPException(status.HTTP_409_CONFLICT, detail="Job already finished")
     return job
 
@@ -751,16 +657,6 @@ def _read_job(engine: Engine, job_id: int) -> ProcessingJob | None:
 
 # ---- Credits: paid jobs, their results, the history (docs/phase-2-videos.md#credits)
 
-IDEMPOTENCY_ERRORS = {
-    409: _error("Video not ready, or a request with this Idempotency-Key still in progress"),
-}
-
-
-def paid_kinds(settings: Settings, worker: Worker) -> dict[str, int]:
-    """Job kinds that can be bought, with their price per minute: those with a price setting."""
-    prices = {kind: settings.price_per_minute(kind) for kind in worker.kinds}
-    return {kind: price for kind, price in prices.items() if price is not None}
-
 
 @router.post(
     "/videos/{video_id:int}/jobs",
@@ -771,7 +667,7 @@ def paid_kinds(settings: Settings, worker: Worker) -> dict[str, int]:
     responses={
         202: {"description": "The job, queued", "headers": REPLAYED},
         **BAD_TOKEN,
-        402: _error("Insufficient credits"),
+        402: error("Insufficient credits"),
         **VIDEO_NOT_FOUND,
         **IDEMPOTENCY_ERRORS,
         **TOO_LARGE,
@@ -784,31 +680,30 @@ async def create_video_job(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    worker: WorkerDep,
+    queue: QueueDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    prices = paid_kinds(settings, worker)
-    if job_create.kind not in prices:
-        choices = ", ".join(f"'{kind}'" for kind in sorted(prices))
-        error = {"type": "enum", "loc": ("body", "kind"), "msg": f"Input should be {choices}"}
-        raise RequestValidationError([error])
+    for_sale = kinds.for_sale()
+    if job_create.kind not in for_sale:
+        choices = ", ".join(f"'{kind}'" for kind in sorted(for_sale))
+        problem = {"type": "enum", "loc": ("body", "kind"), "msg": f"Input should be {choices}"}
+        raise RequestValidationError([problem])
+    price_per_minute = for_sale[job_create.kind].price_per_minute(settings)
 
     async def start_job() -> ProcessingJobRead:
         try:
-            job = await db.call_database(
-                session.get_bind(),
-                lambda: crud.create_paid_job(
-                    session,
-                    video=video,
-                    kind=job_create.kind,
-                    price_per_minute=prices[job_create.kind],
-                ),
+            job = await db.call(
+                session,
+                crud.create_paid_job,
+                video=video,
+                kind=job_create.kind,
+                price_per_minute=price_per_minute,
             )
         except crud.VideoNotReady:
             raise HTTPException(status.HTTP_409_CONFLICT, detail="Video is not ready") from None
         if job is None:
             raise HTTPException(status.HTTP_402_PAYMENT_REQUIRED, detail="Insufficient credits")
-        await run_in_threadpool(worker.queue.enqueue, job.id)
+        await run_in_threadpool(queue.enqueue, job.id)
         return ProcessingJobRead.model_validate(job)
 
     fingerprint = idempotency.request_hash("POST", request.url.path, job_create)
@@ -834,7 +729,7 @@ async def create_video_job(
             "description": "The job's result file",
         },
         **BAD_TOKEN,
-        404: _error("No such job, or it has not succeeded (yet)"),
+        404: error("No such job, or it has not succeeded (yet)"),
         **STORE_DOWN,
     },
 )
@@ -866,20 +761,13 @@ async def get_job_result(job: OwnedJob, storage: StorageDep) -> StreamingRespons
 async def list_credit_transactions(
     user: CurrentUser, session: SessionDep, limit: PageLimit = 20, cursor: PageCursor = None
 ) -> CreditPage:
-    found, next_cursor = await db.call_database(
-        session.get_bind(),
-        lambda: crud.list_credit_transactions(
-            session, user_id=user.id, limit=limit, before_id=cursor
-        ),
+    found, next_cursor = await db.call(
+        session, crud.list_credit_transactions, user_id=user.id, limit=limit, before_id=cursor
     )
     return CreditPage(data=found, next_cursor=next_cursor)
 
 
 # ---- Operators: superusers only (`python -m app.admin create-superuser EMAIL`)
-
-
-ADMIN = {401: BAD_TOKEN[401], 403: _error("Not a superuser, or an inactive user")}
-USER_NOT_FOUND = {404: _error("No such user")}
 
 
 @router.post(
@@ -891,16 +779,15 @@ USER_NOT_FOUND = {404: _error("No such user")}
     responses={
         **ADMIN,
         **USER_NOT_FOUND,
-        409: _error("The balance would go below 0"),
+        409: error("The balance would go below 0"),
         **TOO_LARGE,
     },
 )
 async def grant_credits(
     grant: CreditGrant, user: ChosenUser, session: SessionDep
 ) -> CreditTransaction:
-    entry = await db.call_database(
-        session.get_bind(),
-        lambda: crud.grant_credits(session, user_id=user.id, amount=grant.amount, note=grant.note),
+    entry = await db.call(
+        session, crud.grant_credits, user_id=user.id, amount=grant.amount, note=grant.note
     )
     if entry is None:
         raise HTTPException(
@@ -925,9 +812,8 @@ async def list_users(
     limit: PageLimit = 20,
     cursor: PageCursor = None,
 ) -> UserPage:
-    found, next_cursor = await db.call_database(
-        session.get_bind(),
-        lambda: crud.list_users(session, email=email, limit=limit, before_id=cursor),
+    found, next_cursor = await db.call(
+        session, crud.list_users, email=email, limit=limit, before_id=cursor
     )
     return UserPage(data=found, next_cursor=next_cursor)
 
@@ -940,7 +826,7 @@ async def list_users(
     responses={
         **ADMIN,
         **USER_NOT_FOUND,
-        409: _error("A superuser cannot deactivate themselves"),
+        409: error("A superuser cannot deactivate themselves"),
         **TOO_LARGE,
     },
 )
@@ -949,9 +835,7 @@ async def update_user(
 ) -> User:
     if user.id == admin.id and not update.is_active:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="You cannot deactivate yourself")
-    return await db.call_database(
-        session.get_bind(), crud.set_user_active, session, user, update.is_active
-    )
+    return await db.call(session, crud.set_user_active, user, update.is_active)
 
 
 @router.delete(

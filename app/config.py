@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     media_timeout_seconds: float = Field(default=120, gt=0)
 
     # Credits (docs/phase-2-videos.md#credits). A paid job kind K costs
-    # ceil(duration in minutes) x PRICE_K_PER_MINUTE: its price setting is all it needs here.
+    # ceil(duration in minutes) x PRICE_K_PER_MINUTE; its row in app/pipeline/kinds names it.
     price_extract_audio_per_minute: int = Field(default=1, ge=0, le=1_000_000)
     price_transcribe_per_minute: int = Field(default=2, ge=0, le=1_000_000)
     price_summarize_per_minute: int = Field(default=1, ge=0, le=1_000_000)
@@ -110,10 +110,6 @@ class Settings(BaseSettings):
     # Audio above this is sent in pieces cut at silences, each under it (OpenAI: 25 MiB).
     openai_max_upload_bytes: int = Field(default=26214400, ge=64 * 1024)
     summary_provider: Literal["openai", "none"] = "none"
-
-    def price_per_minute(self, kind: str) -> int | None:
-        """The price of a paid job kind, or None for a kind that is not for sale."""
-        return getattr(self, f"price_{kind}_per_minute", None)
 
     # Sessions and emailed links (app/crud.py, app/account_emails.py).
     refresh_token_expire_days: int = Field(default=30, gt=0)

@@ -85,6 +85,7 @@ def charge(session: Session, job: ProcessingJob, note: str) -> bool:
 
 def refund(session: Session, job: ProcessingJob, note: str) -> None:
     """Give back what the job was charged. Called by the transitions that end a job without
-    success (app/jobs.py), which happen once; the unique (job_id, kind) makes sure of it."""
+    success (app/pipeline/jobs.py), which happen once; the unique (job_id, kind) makes sure
+    of it."""
     if job.credits_charged > 0:
         _record(session, job.user_id, job.credits_charged, "refund", job_id=job.id, note=note)

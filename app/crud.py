@@ -1,6 +1,5 @@
 """Data access: plain functions that take a Session and plain values and return models."""
 
-import base64
 import logging
 import math
 from collections.abc import Callable
@@ -12,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app import credits as ledger
-from app import db, jobs
+from app import db, pages
+from app.config import Settings
 from app.models import (
     AccountToken,
     AccountTokenPurpose,
@@ -21,6 +21,7 @@ from app.models import (
     CreditTransaction,
     ProcessingJob,
     RefreshToken,
+    Token,
     User,
     UserAdminRead,
     UserCreate,
@@ -28,10 +29,24 @@ from app.models import (
     normalize_email,
     utc_now,
 )
-from app.security import PasswordHasher, hash_opaque_token, new_opaque_token, new_session_id
+from app.pipeline import jobs
+from app.security import (
+    PasswordHasher,
+    create_access_token,
+    epoch_seconds,
+    hash_opaque_token,
+    new_opaque_token,
+    new_session_id,
+)
 from app.storage import SOURCE, PendingObject, Storage, StorageUnavailable, video_key
 
 logger = logging.getLogger("app")
+
+
+# ---- Users: accounts, the current user, passwords, operators' changes.
+
+
+OwnedKind = Literal["video", "job"]
 
 
 def create_user(
@@ -65,18 +80,13 @@ def create_user(
     return user
 
 
-# users.id is an INTEGER: 32 bits on PostgreSQL, which refuses a larger number with an error.
-MAX_ID = 2**31 - 1
-OwnedKind = Literal["video", "job"]
-
-
 # Built once: session.get() builds its SELECT, and that SELECT's cache key, again on every
 # call (about a quarter of the lookup's CPU, see bench/README.md). Same row, same identity map.
 _USER_BY_ID = select(User).where(User.id == bindparam("user_id"))
 
 
 def get_user(session: Session, user_id: int) -> User | None:
-    if not 0 < user_id <= MAX_ID:
+    if not 0 < user_id <= db.MAX_ID:
         return None
     return session.exec(_USER_BY_ID, params={"user_id": user_id}).first()
 
@@ -86,6 +96,8 @@ def get_user(session: Session, user_id: int) -> User | None:
 # cost while most routes only need to know who is asking (bench/README.md). The columns the
 # API shows and the one the token check needs; never the password hash.
 _USERS = User.__table__
+
+
 _USER_READ = tuple(
     _USERS.c[name]
     for name in (
@@ -115,11 +127,17 @@ _OWNED: dict[str, Table] = {
     "video": VideoSource.__table__,  # type: ignore[attr-defined]
     "job": ProcessingJob.__table__,  # type: ignore[attr-defined]
 }
+
+
 _USER_READ_QUERIES = {
     None: _user_read_query(None),
     **{kind: _user_read_query(table) for kind, table in _OWNED.items()},
 }
+
+
 _USER_READ_NAMES = tuple(column.name for column in _USER_READ)
+
+
 _OWNED_NAMES = {kind: tuple(column.name for column in table.c) for kind, table in _OWNED.items()}
 
 
@@ -134,9 +152,9 @@ def get_user_read(
 ) -> UserRow | None:
     """The user as the API shows it and since when its tokens count, and with `owned` the
     row of that video or job if it is the user's; None if there is no such user."""
-    if not 0 < user_id <= MAX_ID:
+    if not 0 < user_id <= db.MAX_ID:
         return None
-    if not 0 < object_id <= MAX_ID:
+    if not 0 < object_id <= db.MAX_ID:
         object_id = 0  # no row has it
     query = _USER_READ_QUERIES[owned]
     row = db.fetch_row(engine, query, {"user_id": user_id, "object_id": object_id})
@@ -179,207 +197,28 @@ def authenticate(
     return user
 
 
-def record_ai_usage(session: Session, *, user_id: int, usage: AIUsageLogCreate) -> AIUsageLog:
-    log = AIUsageLog.model_validate(usage, update={"user_id": user_id})
-    session.add(log)
-    session.commit()
-    return log
-
-
-# ---- Phase 2: videos and jobs. Every query is scoped to its user: another user's id is
-# answered exactly like one that does not exist.
-
-
-def count_active_ingests(session: Session, user_id: int) -> int:
-    query = select(func.count()).where(
-        VideoSource.user_id == user_id, VideoSource.status == "processing"
+def set_password(session: Session, user: User, *, password: str, hasher: PasswordHasher) -> None:
+    """Store the new password's hash; every reset link sent before dies with the old password."""
+    user.password_hash = hasher.hash(password)
+    session.add(user)
+    session.exec(
+        delete(AccountToken).where(
+            col(AccountToken.user_id) == user.id, col(AccountToken.purpose) == "password_reset"
+        )
     )
-    return session.exec(query).one()
-
-
-def create_uploaded_video(
-    session: Session,
-    *,
-    user_id: int,
-    filename: str | None,
-    pending: PendingObject,
-    content_type: str,
-    storage: Storage,
-) -> tuple[VideoSource, ProcessingJob]:
-    """The video row, its ingest job, and the file moved under the video's id, all or nothing."""
-    video = VideoSource(
-        user_id=user_id,
-        origin="upload",
-        filename=filename,
-        size_bytes=pending.size,
-        sha256=pending.sha256,
-        content_type=content_type,
-    )
-    return _create_with_ingest(
-        session,
-        video,
-        store=lambda: storage.commit(pending, source_key(video)),
-        unstore=lambda: storage.delete_video(video.id),
-    )
-
-
-def create_linked_video(
-    session: Session, *, user_id: int, source_url: str
-) -> tuple[VideoSource, ProcessingJob]:
-    video = VideoSource(user_id=user_id, origin="link", source_url=source_url)
-    return _create_with_ingest(session, video, store=lambda: None, unstore=lambda: None)
-
-
-def _create_with_ingest(
-    session: Session,
-    video: VideoSource,
-    *,
-    store: Callable[[], None],
-    unstore: Callable[[], None],
-) -> tuple[VideoSource, ProcessingJob]:
-    """Insert the video and its ingest job; the file goes into place before the commit and
-    is removed again if the commit fails: never a row without its file, nor a file without
-    its row."""
-    session.add(video)
-    session.flush()  # the id names the file
-    job = ProcessingJob(video_id=video.id, user_id=video.user_id, kind=jobs.INGEST)
-    session.add(job)
-    session.flush()
-    try:
-        store()
-        session.commit()
-    except BaseException:
-        session.rollback()
-        unstore()
-        raise
-    return video, job
-
-
-def source_key(video: VideoSource) -> str:
-    return video_key(video.id, SOURCE)
-
-
-def get_video(session: Session, *, user_id: int, video_id: int) -> VideoSource | None:
-    if not 0 < video_id <= MAX_ID:
-        return None
-    video = session.get(VideoSource, video_id)
-    return video if video is not None and video.user_id == user_id else None
-
-
-def list_videos(
-    session: Session, *, user_id: int, limit: int, before_id: int | None
-) -> tuple[list[VideoSource], str | None]:
-    query = select(VideoSource).where(VideoSource.user_id == user_id)
-    if before_id is not None:
-        query = query.where(VideoSource.id < before_id)
-    return _page(session, query.order_by(col(VideoSource.id).desc()), limit)
-
-
-def delete_video(session: Session, video: VideoSource, storage: Storage) -> None:
-    """The files go, then the row (its jobs with it: a running one stops at its next
-    checkpoint), then the files again: a thumbnail a worker stored meanwhile. Unfinished jobs
-    are canceled (paid ones refunded) in the transaction that deletes the row. A store that is
-    down raises StorageUnavailable before anything changed; a worker that finishes after this
-    finds no row and removes what it wrote."""
-    video_id = video.id
-    storage.delete_video(video_id)
-    unfinished = select(ProcessingJob).where(
-        ProcessingJob.video_id == video_id, col(ProcessingJob.status).in_(jobs.UNFINISHED)
-    )
-    for job in session.exec(unfinished).all():
-        jobs.cancel(session, job)
-    session.delete(video)
     session.commit()
-    try:
-        storage.delete_video(video_id)
-    except StorageUnavailable:
-        logger.warning("Objects of deleted video %s may remain", video_id, exc_info=True)
 
 
-class VideoNotReady(Exception):
-    """Paid jobs run on ready videos only (with a known duration, which sets their price)."""
+def reset_password(session: Session, user: User, *, password: str, hasher: PasswordHasher) -> None:
+    """A password set through an emailed link: the link also proved the address."""
+    user.email_verified = True
+    set_password(session, user, password=password, hasher=hasher)
 
 
-def create_paid_job(
-    session: Session, *, video: VideoSource, kind: str, price_per_minute: int
-) -> ProcessingJob | None:
-    """A queued job of this kind, its price charged in the same transaction; None (and
-    nothing stored) when the user's balance is short."""
-    if video.status != "ready" or not video.duration_seconds:
-        raise VideoNotReady
-    cost = ledger.price(video.duration_seconds, price_per_minute)
-    job = ProcessingJob(video_id=video.id, user_id=video.user_id, kind=kind, credits_charged=cost)
-    session.add(job)
-    try:
-        session.flush()  # the id goes into the ledger row
-    except IntegrityError:  # the video was deleted a moment ago
-        session.rollback()
-        raise VideoNotReady from None
-    minutes = cost // price_per_minute if price_per_minute else 0
-    note = f"{kind} of video {video.id} ({minutes} min)"
-    if not ledger.charge(session, job, note):
-        session.rollback()
-        return None
+def mark_email_verified(session: Session, user: User) -> None:
+    user.email_verified = True
+    session.add(user)
     session.commit()
-    return job
-
-
-def get_job(session: Session, *, user_id: int, job_id: int) -> ProcessingJob | None:
-    if not 0 < job_id <= MAX_ID:
-        return None
-    job = session.get(ProcessingJob, job_id)
-    return job if job is not None and job.user_id == user_id else None
-
-
-def read_job(session: Session, job_id: int) -> ProcessingJob | None:
-    """A job as it is now, whoever's it is (for a stream that already checked the owner)."""
-    return session.get(ProcessingJob, job_id)
-
-
-def list_jobs(
-    session: Session, *, video: VideoSource, limit: int, before_id: int | None
-) -> tuple[list[ProcessingJob], str | None]:
-    query = select(ProcessingJob).where(ProcessingJob.video_id == video.id)
-    if before_id is not None:
-        query = query.where(ProcessingJob.id < before_id)
-    return _page(session, query.order_by(col(ProcessingJob.id).desc()), limit)
-
-
-def cancel_job(session: Session, job: ProcessingJob) -> bool:
-    """Cancel a queued or running job; False when it had already finished.
-
-    One conditional UPDATE, so a worker finishing at the same moment and this cancel cannot
-    both win: the worker's finish is conditional on the job still being its running job.
-    """
-    canceled = jobs.cancel(session, job)
-    session.commit()
-    session.refresh(job)
-    return canceled
-
-
-def list_credit_transactions(
-    session: Session, *, user_id: int, limit: int, before_id: int | None
-) -> tuple[list[CreditTransaction], str | None]:
-    query = select(CreditTransaction).where(CreditTransaction.user_id == user_id)
-    if before_id is not None:
-        query = query.where(CreditTransaction.id < before_id)
-    return _page(session, query.order_by(col(CreditTransaction.id).desc()), limit)
-
-
-# ---- Operators (superusers)
-
-
-def grant_credits(
-    session: Session, *, user_id: int, amount: int, note: str
-) -> CreditTransaction | None:
-    """The ledger row of the grant; None when it would take the balance below 0 (or past the
-    largest balance), and nothing changes."""
-    entry = ledger.grant(session, user_id, amount, note)
-    if entry is None:
-        session.rollback()
-        return None
-    session.commit()
-    return entry
 
 
 def list_users(
@@ -409,30 +248,27 @@ def make_superuser(session: Session, user: User) -> User:
     return user
 
 
-def _page(session: Session, query: Any, limit: int) -> tuple[list[Any], str | None]:
-    rows = list(session.exec(query.limit(limit + 1)).all())
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (encode_cursor(rows[-1].id) if more else None)
+def delete_user(session: Session, user: User, storage: Storage) -> None:
+    """As delete_video for each of the user's videos: their files go (a store that is down
+    raises StorageUnavailable before anything changed), then the user and, by the foreign keys'
+    cascades, their tokens, usage logs, videos and jobs, then the files again."""
+    video_ids = [
+        video_id
+        for video_id in session.exec(select(VideoSource.id).where(VideoSource.user_id == user.id))
+        if video_id is not None
+    ]
+    for video_id in video_ids:
+        storage.delete_video(video_id)
+    session.exec(delete(User).where(col(User.id) == user.id))
+    session.commit()
+    for video_id in video_ids:
+        try:
+            storage.delete_video(video_id)
+        except StorageUnavailable:
+            logger.warning("Objects of deleted video %s may remain", video_id, exc_info=True)
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    """The id a cursor continues after; ValueError for anything encode_cursor did not make."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise ValueError("invalid cursor") from None
-    prefix, _, number = text.partition(":")
-    if prefix != "id" or not number.isdigit() or not 0 < int(number) <= MAX_ID + 1:
-        raise ValueError("invalid cursor")
-    return int(number)
-
-
-# Sessions: rotating refresh tokens (see RefreshToken in app/models.py).
+# ---- Sessions: rotating refresh tokens (RefreshToken in app/models.py) and the token pairs.
 
 
 def start_session(session: Session, *, user_id: int, expire_days: int) -> tuple[str, str]:
@@ -531,35 +367,20 @@ def end_all_sessions(session: Session, user: User, *, keep_family: str | None = 
     session.commit()
 
 
-def epoch_seconds(moment: datetime | None) -> int:
-    """A `tokens_valid_after` as the earliest iat an access token may have (0: no limit)."""
-    return int(moment.timestamp()) if moment is not None else 0
-
-
-# Passwords and the emailed single-use tokens.
-
-
-def check_password(user: User, *, password: str, hasher: PasswordHasher) -> bool:
-    matches, _ = hasher.verify(password, user.password_hash)
-    return matches
-
-
-def set_password(session: Session, user: User, *, password: str, hasher: PasswordHasher) -> None:
-    """Store the new password's hash; every reset link sent before dies with the old password."""
-    user.password_hash = hasher.hash(password)
-    session.add(user)
-    session.exec(
-        delete(AccountToken).where(
-            col(AccountToken.user_id) == user.id, col(AccountToken.purpose) == "password_reset"
-        )
+def new_token_pair(settings: Settings, user: User, *, refresh_token: str, session_id: str) -> Token:
+    """The answer of a login or refresh: a new access token beside the session's refresh token."""
+    assert user.id is not None
+    access_token, expires_in = create_access_token(
+        user.id,
+        key=settings.jwt_key,
+        expire_minutes=settings.access_token_expire_minutes,
+        session_id=session_id,
+        not_before=epoch_seconds(user.tokens_valid_after),
     )
-    session.commit()
+    return Token(access_token=access_token, expires_in=expires_in, refresh_token=refresh_token)
 
 
-def reset_password(session: Session, user: User, *, password: str, hasher: PasswordHasher) -> None:
-    """A password set through an emailed link: the link also proved the address."""
-    user.email_verified = True
-    set_password(session, user, password=password, hasher=hasher)
+# ---- Single-use tokens: the emailed password reset and email verification links.
 
 
 def create_account_token(
@@ -607,27 +428,220 @@ def use_account_token(session: Session, *, token: str, purpose: AccountTokenPurp
     return get_user(session, row.user_id)  # the caller commits with its change
 
 
-def mark_email_verified(session: Session, user: User) -> None:
-    user.email_verified = True
-    session.add(user)
+# ---- Videos. Every query is scoped to its user: another user's id is answered exactly like one
+# that does not exist.
+
+
+def count_active_ingests(session: Session, user_id: int) -> int:
+    query = select(func.count()).where(
+        VideoSource.user_id == user_id, VideoSource.status == "processing"
+    )
+    return session.exec(query).one()
+
+
+def create_uploaded_video(
+    session: Session,
+    *,
+    user_id: int,
+    filename: str | None,
+    pending: PendingObject,
+    content_type: str,
+    storage: Storage,
+) -> tuple[VideoSource, ProcessingJob]:
+    """The video row, its ingest job, and the file moved under the video's id, all or nothing."""
+    video = VideoSource(
+        user_id=user_id,
+        origin="upload",
+        filename=filename,
+        size_bytes=pending.size,
+        sha256=pending.sha256,
+        content_type=content_type,
+    )
+    return _create_with_ingest(
+        session,
+        video,
+        store=lambda: storage.commit(pending, source_key(video)),
+        unstore=lambda: storage.delete_video(video.id),
+    )
+
+
+def create_linked_video(
+    session: Session, *, user_id: int, source_url: str
+) -> tuple[VideoSource, ProcessingJob]:
+    video = VideoSource(user_id=user_id, origin="link", source_url=source_url)
+    return _create_with_ingest(session, video, store=lambda: None, unstore=lambda: None)
+
+
+def _create_with_ingest(
+    session: Session,
+    video: VideoSource,
+    *,
+    store: Callable[[], None],
+    unstore: Callable[[], None],
+) -> tuple[VideoSource, ProcessingJob]:
+    """Insert the video and its ingest job; the file goes into place before the commit and
+    is removed again if the commit fails: never a row without its file, nor a file without
+    its row."""
+    session.add(video)
+    session.flush()  # the id names the file
+    job = ProcessingJob(video_id=video.id, user_id=video.user_id, kind=jobs.INGEST)
+    session.add(job)
+    session.flush()
+    try:
+        store()
+        session.commit()
+    except BaseException:
+        session.rollback()
+        unstore()
+        raise
+    return video, job
+
+
+def source_key(video: VideoSource) -> str:
+    return video_key(video.id, SOURCE)
+
+
+def get_video(session: Session, *, user_id: int, video_id: int) -> VideoSource | None:
+    if not 0 < video_id <= db.MAX_ID:
+        return None
+    video = session.get(VideoSource, video_id)
+    return video if video is not None and video.user_id == user_id else None
+
+
+def list_videos(
+    session: Session, *, user_id: int, limit: int, before_id: int | None
+) -> tuple[list[VideoSource], str | None]:
+    query = select(VideoSource).where(VideoSource.user_id == user_id)
+    if before_id is not None:
+        query = query.where(VideoSource.id < before_id)
+    return _page(session, query.order_by(col(VideoSource.id).desc()), limit)
+
+
+def delete_video(session: Session, video: VideoSource, storage: Storage) -> None:
+    """The files go, then the row (its jobs with it: a running one stops at its next
+    checkpoint), then the files again: a thumbnail a worker stored meanwhile. Unfinished jobs
+    are canceled (paid ones refunded) in the transaction that deletes the row. A store that is
+    down raises StorageUnavailable before anything changed; a worker that finishes after this
+    finds no row and removes what it wrote."""
+    video_id = video.id
+    storage.delete_video(video_id)
+    unfinished = select(ProcessingJob).where(
+        ProcessingJob.video_id == video_id, col(ProcessingJob.status).in_(jobs.UNFINISHED)
+    )
+    for job in session.exec(unfinished).all():
+        jobs.cancel(session, job)
+    session.delete(video)
     session.commit()
-
-
-def delete_user(session: Session, user: User, storage: Storage) -> None:
-    """As delete_video for each of the user's videos: their files go (a store that is down
-    raises StorageUnavailable before anything changed), then the user and, by the foreign keys'
-    cascades, their tokens, usage logs, videos and jobs, then the files again."""
-    video_ids = [
-        video_id
-        for video_id in session.exec(select(VideoSource.id).where(VideoSource.user_id == user.id))
-        if video_id is not None
-    ]
-    for video_id in video_ids:
+    try:
         storage.delete_video(video_id)
-    session.exec(delete(User).where(col(User.id) == user.id))
+    except StorageUnavailable:
+        logger.warning("Objects of deleted video %s may remain", video_id, exc_info=True)
+
+
+# ---- Jobs.
+
+
+class VideoNotReady(Exception):
+    """Paid jobs run on ready videos only (with a known duration, which sets their price)."""
+
+
+def create_paid_job(
+    session: Session, *, video: VideoSource, kind: str, price_per_minute: int
+) -> ProcessingJob | None:
+    """A queued job of this kind, its price charged in the same transaction; None (and
+    nothing stored) when the user's balance is short."""
+    if video.status != "ready" or not video.duration_seconds:
+        raise VideoNotReady
+    cost = ledger.price(video.duration_seconds, price_per_minute)
+    job = ProcessingJob(video_id=video.id, user_id=video.user_id, kind=kind, credits_charged=cost)
+    session.add(job)
+    try:
+        session.flush()  # the id goes into the ledger row
+    except IntegrityError:  # the video was deleted a moment ago
+        session.rollback()
+        raise VideoNotReady from None
+    minutes = cost // price_per_minute if price_per_minute else 0
+    note = f"{kind} of video {video.id} ({minutes} min)"
+    if not ledger.charge(session, job, note):
+        session.rollback()
+        return None
     session.commit()
-    for video_id in video_ids:
-        try:
-            storage.delete_video(video_id)
-        except StorageUnavailable:
-            logger.warning("Objects of deleted video %s may remain", video_id, exc_info=True)
+    return job
+
+
+def get_job(session: Session, *, user_id: int, job_id: int) -> ProcessingJob | None:
+    if not 0 < job_id <= db.MAX_ID:
+        return None
+    job = session.get(ProcessingJob, job_id)
+    return job if job is not None and job.user_id == user_id else None
+
+
+def read_job(session: Session, job_id: int) -> ProcessingJob | None:
+    """A job as it is now, whoever's it is (for a stream that already checked the owner)."""
+    return session.get(ProcessingJob, job_id)
+
+
+def list_jobs(
+    session: Session, *, video: VideoSource, limit: int, before_id: int | None
+) -> tuple[list[ProcessingJob], str | None]:
+    query = select(ProcessingJob).where(ProcessingJob.video_id == video.id)
+    if before_id is not None:
+        query = query.where(ProcessingJob.id < before_id)
+    return _page(session, query.order_by(col(ProcessingJob.id).desc()), limit)
+
+
+def cancel_job(session: Session, job: ProcessingJob) -> bool:
+    """Cancel a queued or running job; False when it had already finished.
+
+    One conditional UPDATE, so a worker finishing at the same moment and this cancel cannot
+    both win: the worker's finish is conditional on the job still being its running job.
+    """
+    canceled = jobs.cancel(session, job)
+    session.commit()
+    session.refresh(job)
+    return canceled
+
+
+# ---- Credits: the ledger's history and operators' grants.
+
+
+def list_credit_transactions(
+    session: Session, *, user_id: int, limit: int, before_id: int | None
+) -> tuple[list[CreditTransaction], str | None]:
+    query = select(CreditTransaction).where(CreditTransaction.user_id == user_id)
+    if before_id is not None:
+        query = query.where(CreditTransaction.id < before_id)
+    return _page(session, query.order_by(col(CreditTransaction.id).desc()), limit)
+
+
+def grant_credits(
+    session: Session, *, user_id: int, amount: int, note: str
+) -> CreditTransaction | None:
+    """The ledger row of the grant; None when it would take the balance below 0 (or past the
+    largest balance), and nothing changes."""
+    entry = ledger.grant(session, user_id, amount, note)
+    if entry is None:
+        session.rollback()
+        return None
+    session.commit()
+    return entry
+
+
+# ---- AI usage.
+
+
+def record_ai_usage(session: Session, *, user_id: int, usage: AIUsageLogCreate) -> AIUsageLog:
+    log = AIUsageLog.model_validate(usage, update={"user_id": user_id})
+    session.add(log)
+    session.commit()
+    return log
+
+
+# ---- Pages.
+
+
+def _page(session: Session, query: Any, limit: int) -> tuple[list[Any], str | None]:
+    rows = list(session.exec(query.limit(limit + 1)).all())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (pages.encode_cursor(rows[-1].id) if more else None)

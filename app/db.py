@@ -4,7 +4,7 @@ the health probe and start-up migrations."""
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -21,6 +21,10 @@ from app.config import Settings
 ROOT = Path(__file__).resolve().parent.parent
 SQLITE_BUSY_TIMEOUT_MS = 5000
 T = TypeVar("T")
+
+
+# Ids are INTEGER columns: 32 bits on PostgreSQL, which refuses a larger number with an error.
+MAX_ID = 2**31 - 1
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -175,6 +179,12 @@ async def call_database(engine: Engine, function: Callable[..., T], *args: Any) 
     if is_sqlite(engine):
         return function(*args)
     return await run_in_threadpool(function, *args)
+
+
+async def call(session: Session, function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`call_database` for a crud function that takes the request's session first: a route's
+    `await db.call(session, crud.list_videos, user_id=...)`."""
+    return await call_database(session.get_bind(), partial(function, session, *args, **kwargs))
 
 
 async def database_answers(engine: Engine) -> bool:

@@ -10,7 +10,7 @@ from pydantic import AfterValidator
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app import crud, db
+from app import crud, db, pages
 from app.config import Settings
 from app.db import SessionDep
 from app.mail import Mailer
@@ -22,10 +22,10 @@ from app.models import (
     VideoSource,
     VideoSourceRead,
 )
-from app.security import AccessClaims, PasswordHasher, access_token_claims
+from app.pipeline.queue import JobQueue
+from app.security import AccessClaims, PasswordHasher, access_token_claims, epoch_seconds
 from app.storage import Storage
 from app.throttle import AuthLimits
-from app.worker import Worker
 
 BEARER = {"WWW-Authenticate": "Bearer"}
 
@@ -68,7 +68,7 @@ def bad_credentials() -> HTTPException:
 def _check(claims: AccessClaims, is_active: bool, tokens_valid_after: datetime | None) -> None:
     """The checks of every bearer request on the user row read for it (no extra query):
     logout-all ended the tokens issued before it, and a deactivated user is refused at once."""
-    if claims.issued_at < crud.epoch_seconds(tokens_valid_after):
+    if claims.issued_at < epoch_seconds(tokens_valid_after):
         raise bad_credentials()
     if not is_active:
         raise inactive_user()
@@ -150,12 +150,12 @@ async def get_storage(request: Request) -> Storage:
     return request.app.state.storage
 
 
-async def get_worker(request: Request) -> Worker:
-    return request.app.state.worker
+async def get_queue(request: Request) -> JobQueue:
+    return request.app.state.queue
 
 
 StorageDep = Annotated[Storage, Depends(get_storage)]
-WorkerDep = Annotated[Worker, Depends(get_worker)]
+QueueDep = Annotated[JobQueue, Depends(get_queue)]
 
 
 VideoId = Annotated[int, Path(description="The video's id")]
@@ -220,7 +220,7 @@ OwnedJobRead = Annotated[ProcessingJobRead, Depends(get_owned_job_read)]
 
 
 def _cursor_id(cursor: str | None) -> int | None:
-    return None if cursor is None else crud.decode_cursor(cursor)
+    return None if cursor is None else pages.decode_cursor(cursor)
 
 
 PageLimit = Annotated[int, Query(ge=1, le=100, description="Items per page")]

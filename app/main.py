@@ -17,13 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import db, docs_ui, openapi
 from app.api import router
+from app.body_limit import BodySizeLimit
 from app.config import Settings
-from app.limits import BodySizeLimit
 from app.mail import Mailer
+from app.pipeline.worker import Worker
 from app.security import PasswordHasher
 from app.storage import StorageUnavailable, make_storage
 from app.throttle import AuthLimits, Throttle
-from app.worker import Worker
 
 logger = logging.getLogger("app")
 
@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         storage = make_storage(settings)
         app.state.storage = storage
         app.state.worker = worker = Worker(engine, settings, storage)
+        app.state.queue = worker.queue  # what the routes enqueue on
         if settings.embedded_worker:
             worker.start()
         try:

@@ -6,6 +6,7 @@ import logging
 import re
 import secrets
 import time
+from datetime import datetime
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -42,6 +43,10 @@ class PasswordHasher:
     def hash(self, password: str) -> str:
         return self._context.hash(password)
 
+    def matches(self, password: str, password_hash: str | None) -> bool:
+        """Whether the password is the one hashed (a password check that rehashes nothing)."""
+        return self.verify(password, password_hash)[0]
+
     def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
         """Return (matches, new_hash); new_hash is set when the stored cost is outdated.
 
@@ -58,6 +63,11 @@ class PasswordHasher:
         except ValueError:  # a stored hash passlib cannot read: no password matches it
             logger.error("A stored password hash is not one passlib can read")
             return False, None
+
+
+def epoch_seconds(moment: datetime | None) -> int:
+    """A `tokens_valid_after` as the earliest iat an access token may have (0: no limit)."""
+    return int(moment.timestamp()) if moment is not None else 0
 
 
 class AccessClaims(NamedTuple):

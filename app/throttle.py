@@ -9,11 +9,13 @@ import logging
 import math
 import time
 
+from fastapi import HTTPException, Request, status
 from limits import RateLimitItemPerSecond
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from app.config import Settings
+from app.models import normalize_email
 
 logger = logging.getLogger("app")
 
@@ -77,4 +79,29 @@ class AuthLimits:
         self.email_per_account = throttle.limit("email-account", settings.email_requests_max, email)
         self.email_per_address = throttle.limit(
             "email-address", settings.email_requests_max_per_address, email
+        )
+
+
+def client_address(request: Request) -> str:
+    """The peer's address as uvicorn gives it. Behind a proxy, uvicorn's --proxy-headers and
+    --forwarded-allow-ips make it the client's (X-Forwarded-For) only for a trusted proxy."""
+    return request.client.host if request.client else "unknown"
+
+
+def account_key(email: str) -> str:
+    """The throttling key of an account as typed: every spelling of one address counts once."""
+    try:
+        return normalize_email(email)
+    except ValueError:
+        return email.strip().lower()
+
+
+def refuse_if_throttled(*checks: tuple[Limit, str]) -> None:
+    """429 with the longest Retry-After of the limits the keys have reached, if any."""
+    waits = [wait for limit, key in checks if (wait := limit.retry_after(key)) is not None]
+    if waits:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail="Too many attempts, try again later",
+            headers={"Retry-After": str(max(waits))},
         )

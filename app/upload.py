@@ -19,7 +19,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
-from app import media
+from app.pipeline import media
 from app.storage import PendingObject, Storage
 
 FIELD = "file"

@@ -26,7 +26,7 @@ from typing import Any
 from servers import ROOT, SERVER_PIN, http, log, register_and_login, server, server_env, stop_all
 
 sys.path.insert(0, str(ROOT))
-from tests import media  # noqa: E402 - the test media generator
+from tests.support import media  # noqa: E402 - the test media generator
 
 UPLOAD_MIB = int(os.environ.get("BENCH_UPLOAD_MIB", "1024"))
 ROUNDS = 3

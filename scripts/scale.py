@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from tests import media
+from tests.support import media
 from tests.support.live import live_server, query, send_at_once, worker_process
 from tests.support.origin import origin_server
 from tests.support.services import redis_server, s3_server

@@ -19,7 +19,7 @@ from app.models import (
     User,
     VideoSource,
 )
-from tests import media
+from tests.support import media
 from tests.support.live import free_port
 from tests.support.smtp import link_token
 from tests.support.utils import PASSWORD, bearer, login, register

@@ -8,9 +8,10 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from app import credits, jobs
+from app import credits
 from app.models import ProcessingJob, utc_now
-from tests import media
+from app.pipeline import jobs
+from tests.support import media
 from tests.support.credits import (
     assert_ledger_balanced,
     balance,

@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import media
+from tests.support import media
 from tests.support.credits import assert_ledger_balanced
 from tests.support.live import live_server, query, send_at_once, worker_process
 from tests.support.postgres import TEST_DATABASE_URL, fresh_schema
-from tests.test_video_processes import token_for, upload, wait_for_job
 from tests.support.utils import bearer
+from tests.test_video_processes import token_for, upload, wait_for_job
 
 PURCHASES = 50
 AFFORDABLE = 7
@@ -149,7 +149,8 @@ def test_twenty_concurrent_requests_with_one_idempotency_key_make_one_job_and_on
 # A worker whose audio extraction takes 3 s, so it can be killed in the middle of a job.
 SLOW_WORKER = (
     "import time\n"
-    "from app import media, worker\n"
+    "from app import worker\n"
+    "from app.pipeline import media\n"
     "real = media.extract_audio\n"
     "media.extract_audio = lambda *a, **k: (time.sleep(3), real(*a, **k))[1]\n"
     "worker.main()\n"

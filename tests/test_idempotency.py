@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from app import credits, idempotency
 from app.models import IdempotencyKey, JobCreate, utc_now
-from tests import media
+from tests.support import media
 from tests.support.credits import assert_ledger_balanced, balance, history, ready_video, start_job
 from tests.support.utils import bearer
 from tests.support.videos import user_token

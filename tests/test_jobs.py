@@ -1,4 +1,4 @@
-"""app/jobs.py: the state machine of processing_jobs, transition by transition."""
+"""app/pipeline/jobs.py: the state machine of processing_jobs, transition by transition."""
 
 import time
 from datetime import timedelta
@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session
 
-from app import jobs
 from app.models import ProcessingJob, VideoSource, utc_now
-from tests import media
+from app.pipeline import jobs
+from tests.support import media
 from tests.support.videos import ingest_job, upload, user_token
 
 LEASE = 30.0

@@ -1,4 +1,4 @@
-"""app/media.py: the container sniff, and FFmpeg in its sandboxed child process."""
+"""app/pipeline/media.py: the container sniff, and FFmpeg in its sandboxed child process."""
 
 import os
 import threading
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app import media as app_media
-from tests import media
+from app.pipeline import media as app_media
+from tests.support import media
 
 SANDBOX = app_media.Sandbox(memory_mb=1024, cpu_seconds=30, timeout_seconds=60)
 

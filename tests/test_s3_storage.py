@@ -1,4 +1,4 @@
-"""S3 storage (app/s3.py) against moto's S3 server, and the whole upload -> ready flow with
+"""S3 storage (app/storage/s3.py) against moto's S3 server, and the whole upload -> ready flow with
 the S3 backend and the Redis queue (redis-server, installed by `make test` when missing)."""
 
 import hashlib
@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from app.config import Settings
-from app.s3 import PART_SIZE, S3Storage
 from app.storage import StorageUnavailable, make_storage
-from tests import media
+from app.storage.s3 import PART_SIZE, S3Storage
+from tests.support import media
 from tests.support.services import redis_server, s3_server
 from tests.support.utils import bearer
 from tests.support.videos import ingest_job, upload, user_token, wait_for, wait_until_settled

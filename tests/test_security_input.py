@@ -10,7 +10,7 @@ import json
 import pytest
 from sqlmodel import select
 
-from app.limits import BodySizeLimit
+from app.body_limit import BodySizeLimit
 from app.models import User
 from tests.support.utils import PASSWORD, bearer, login, register
 

@@ -1,4 +1,5 @@
-"""POST /videos/link: the ingest job downloads through app/fetch.py, against local servers only.
+"""POST /videos/link: the ingest job downloads through app/pipeline/fetch.py, against local
+servers only.
 
 With LINK_ALLOW_PRIVATE the local origin server (127.0.0.1) stands in for a media host; with the
 default policy every private destination is refused, at the request or at the hop.
@@ -9,8 +10,8 @@ import json
 
 import pytest
 
-from app import fetch
-from tests import media
+from app.pipeline import fetch
+from tests.support import media
 from tests.support.origin import origin_server
 from tests.support.utils import bearer
 from tests.support.videos import ingest_job, stored_files, user_token, wait_for, wait_until_settled

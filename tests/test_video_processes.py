@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests import media
+from tests.support import media
 from tests.support.live import live_server, query, send_at_once, worker_process
 from tests.support.postgres import TEST_DATABASE_URL
 from tests.support.utils import PASSWORD, bearer
@@ -68,7 +68,8 @@ def job_id_of(base_url: str, token: str, video_id: int) -> int:
 # A worker whose probe takes 3 s, so it can be killed in the middle of a job.
 SLOW_WORKER = (
     "import time\n"
-    "from app import media, worker\n"
+    "from app import worker\n"
+    "from app.pipeline import media\n"
     "real = media.probe\n"
     "media.probe = lambda *a, **k: (time.sleep(3), real(*a, **k))[1]\n"
     "worker.main()\n"

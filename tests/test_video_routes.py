@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from app import media as app_media
-from tests import media
+from app.pipeline import media as app_media
+from tests.support import media
 from tests.support.utils import bearer
 from tests.support.videos import (
     ingest_job,
@@ -320,7 +320,7 @@ def test_a_commit_that_fails_after_the_file_moved_leaves_no_file_and_no_row(
 ):
     from sqlmodel import Session
 
-    from app.storage import LocalStorage
+    from app.storage.local import LocalStorage
 
     token = user_token(video_client)
     moved = []

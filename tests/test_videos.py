@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from app.upload import display_name
-from tests import media
+from tests.support import media
 from tests.support.utils import bearer
 from tests.support.videos import ingest_job, stored_files, upload, user_token, wait_until_settled
 

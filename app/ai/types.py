@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-ProviderErrorCode = Literal["provider_unavailable", "provider_rejected", "provider_timeout", "no_audio"]
+ProviderErrorCode = Literal[
+    "provider_unavailable", "provider_rejected", "provider_timeout", "no_audio"
+]
 
 
 class ProviderError(Exception):

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from app import credits
 from app.models import ProcessingJob, VideoSource, utc_now
 
-# The kind whose failure is its video's failure: a video is `ready` only once ingested.
+# The job every new video gets: a video is `ready` only once ingested, and fails with it.
 INGEST = "ingest"
 UNFINISHED = ("queued", "running")
 
@@ -133,8 +133,7 @@ def _finish_failed(
     )
     if failed:
         credits.refund(session, job, f"Job {job.id} ({job.kind}) failed: {code}")
-        if job.kind == INGEST:
-            fail_video(session, job.video_id, code, message)
+        fail_video(session, job.video_id, code, message)
     return failed
 
 
@@ -167,12 +166,13 @@ def cancel(session: Session, job: ProcessingJob) -> bool:
     )
     if canceled:
         credits.refund(session, job, f"Job {job.id} ({job.kind}) canceled")
-        if job.kind == INGEST:
-            fail_video(session, job.video_id, "canceled", "The ingest job was canceled")
+        fail_video(session, job.video_id, "canceled", "The ingest job was canceled")
     return canceled
 
 
 def fail_video(session: Session, video_id: int, code: str, message: str) -> None:
+    """A video still `processing` fails with its job. Only its ingest runs while a video is
+    processing (paid jobs need a ready video), so for any other job this changes nothing."""
     session.exec(
         update(VideoSource)  # type: ignore[call-overload]
         .where(col(VideoSource.id) == video_id, col(VideoSource.status) == "processing")

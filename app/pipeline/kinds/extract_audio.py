@@ -4,19 +4,17 @@ GET /jobs/{id}/result."""
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from app import media
+from app.pipeline import media
+from app.pipeline.context import JobContext
 from app.storage import SOURCE, video_key
-
-if TYPE_CHECKING:
-    from app.worker import JobContext
 
 RESULT = "audio.flac"
 MEDIA_TYPE = "audio/flac"
 
 
-def extract_audio(ctx: "JobContext") -> dict[str, Any]:
+def extract_audio(ctx: JobContext) -> dict[str, Any]:
     ctx.checkpoint("extracting", 0.1)
     # The stored file itself on local storage; a copy in a scratch directory from a bucket.
     with (

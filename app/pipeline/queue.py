@@ -3,7 +3,7 @@
 QUEUE_URL picks the backend with the same job code: `sqlite:///queue.db` (the embedded default:
 a file, no server), `memory://` (one process only) or `redis://host:port/db` (several hosts).
 The queue only says "look at job N"; whether and how the job runs is decided by
-`processing_jobs` (app/jobs.py), so a lost or duplicated message costs nothing.
+`processing_jobs` (app/pipeline/jobs.py), so a lost or duplicated message costs nothing.
 """
 
 import logging
@@ -16,6 +16,8 @@ from huey.consumer import Consumer
 
 logger = logging.getLogger("app")
 
+# The queue's task is "app.queue.run_job" in every release, wherever this module lives.
+TASK_MODULE = "app.queue"
 # How often an idle worker thread looks at a polled queue (SQLite): fast enough that a new job
 # starts within a quarter second, cheap enough to run beside the API (one small query each).
 POLL_INITIAL_SECONDS = 0.05
@@ -53,9 +55,10 @@ class JobQueue:
             run_job(job_id)
 
         # huey names a task after its function's module: pinned here, so a message sent by the
-        # API ("app.queue.run_job") is understood by `python -m app.worker`, whose module is
-        # __main__ there (with that name its consumer dropped every message the API sent).
-        job.__module__ = __name__
+        # API is understood by `python -m app.worker` (whose module is __main__ there: with that
+        # name its consumer dropped every message the API sent), and by workers of earlier
+        # releases, when this module was app.queue: messages already queued still run.
+        job.__module__ = TASK_MODULE
         self._task = self.huey.task(name="run_job")(job)
         self._consumer: Consumer | None = None
 

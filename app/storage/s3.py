@@ -1,13 +1,12 @@
 """Video files in an S3-compatible bucket (AWS S3, MinIO, ...): the only module that knows boto3.
 
-Same interface as `LocalStorage` (app/storage.py). An upload streams into a multipart upload
+Same interface as `LocalStorage` (app/storage/local.py). An upload streams into a multipart upload
 under `incoming/<random>` in parts of PART_SIZE (never whole in memory); its commit copies it
 server-side to `videos/{id}/source` (the key is known only once the row has its id) and deletes
 the incoming object. Workers `fetch` objects into a scratch directory for FFmpeg. Errors that
 mean "the store is not answering" become `StorageUnavailable`.
 """
 
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -23,7 +22,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from app.storage import PendingObject, StorageUnavailable, video_prefix
+from app.storage.base import HashingWriter, PendingObject, StorageUnavailable, video_prefix
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -52,36 +51,25 @@ def _call(operation: Callable[[], T]) -> T:
         raise StorageUnavailable(str(error)) from error
 
 
-class S3Pending:
+class S3Pending(HashingWriter):
     """An upload in progress: a multipart upload fed in PART_SIZE parts, hashed on the way."""
 
     def __init__(self, client: Any, bucket: str) -> None:
+        super().__init__()
         self._client = client
         self._bucket = bucket
         self.key = f"{INCOMING}{uuid.uuid4().hex}"
-        self._sha256 = hashlib.sha256()
         self._buffer = bytearray()
         self._parts: list[dict[str, Any]] = []
-        self.size = 0
         self.completed = False
         self.committed = False
         created = _call(lambda: client.create_multipart_upload(Bucket=bucket, Key=self.key))
         self._upload_id: str | None = created["UploadId"]
 
-    def write(self, data: bytes | memoryview) -> None:
-        self._sha256.update(data)
+    def _write(self, data: bytes | memoryview) -> None:
         self._buffer += data
-        self.size += len(data)
         if len(self._buffer) >= PART_SIZE:
             self._send_part()
-
-    def write_all(self, pieces: list[memoryview]) -> None:
-        for piece in pieces:
-            self.write(piece)
-
-    @property
-    def sha256(self) -> str:
-        return self._sha256.hexdigest()
 
     def _send_part(self) -> None:
         number = len(self._parts) + 1

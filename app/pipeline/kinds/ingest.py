@@ -3,13 +3,11 @@
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from app import fetch, media
+from app.pipeline import fetch, media
+from app.pipeline.context import JobContext
 from app.storage import SOURCE, THUMBNAIL, video_key
-
-if TYPE_CHECKING:
-    from app.worker import JobContext
 
 # Where in 0..1 each stage starts; a link's download fills the part before probing.
 PROBING_AT = 0.6
@@ -17,7 +15,7 @@ THUMBNAIL_AT = 0.8
 REPORT_EVERY_SECONDS = 0.25  # download progress reports (and cancel checks)
 
 
-def ingest(ctx: "JobContext") -> dict[str, Any]:
+def ingest(ctx: JobContext) -> dict[str, Any]:
     """Download a link, probe the stored file and write its thumbnail; return the video's
     new fields."""
     video = ctx.video
@@ -46,9 +44,10 @@ def ingest(ctx: "JobContext") -> dict[str, Any]:
     return {**metadata, "status": "ready", "has_thumbnail": True}
 
 
-def download(ctx: "JobContext") -> None:
-    """Fetch the link through app/fetch.py (every address checked, the connection pinned) into
-    a pending object: sniffed, hashed and capped on the way, moved into place only whole."""
+def download(ctx: JobContext) -> None:
+    """Fetch the link through app/pipeline/fetch.py (every address checked, the connection
+    pinned) into a pending object: sniffed, hashed and capped on the way, moved into place
+    only whole."""
     settings = ctx.settings
     pending = ctx.storage.writer()
     head = bytearray()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 # Not app.db.ROOT: the child imports this module alone, and should start fast.
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository: `python -m app.pipeline.media`
 SNIFF_BYTES = 512
 # FFmpeg demuxer names of the containers the upload check lets in.
 DEMUXERS = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,mpegts,flv"
@@ -71,12 +71,19 @@ def thumbnail(path: Path, output: Path, sandbox: Sandbox, *, at_seconds: float) 
 
 
 def extract_audio(path: Path, output: Path, sandbox: Sandbox) -> dict[str, Any]:
-    """Write the first audio stream as 16 kHz mono FLAC to `output`: its duration in seconds."""
+    """Write the first audio stream as 16 kHz mono FLAC to `output`: its `duration_seconds`
+    and its `peak` sample (0..1 of full scale)."""
     return _run_child(sandbox, "extract_audio", str(path), str(output))
 
 
 def _run_child(sandbox: Sandbox, *args: str) -> dict[str, Any]:
-    command = [sys.executable, "-m", "app.media", str(sandbox.memory_mb), str(sandbox.cpu_seconds)]
+    command = [
+        sys.executable,
+        "-m",
+        "app.pipeline.media",
+        str(sandbox.memory_mb),
+        str(sandbox.cpu_seconds),
+    ]
     try:
         finished = subprocess.run(
             [*command, *args],
@@ -188,8 +195,10 @@ def _thumbnail(path: str, output: str, at_seconds: str) -> dict[str, Any]:
 
 
 def _extract_audio(path: str, output: str) -> dict[str, Any]:
-    """Decode the first audio stream, resample it to 16 kHz mono s16 and encode FLAC."""
+    """Decode the first audio stream, resample it to 16 kHz mono s16 and encode FLAC; its
+    length, and its loudest sample (0..1 of full scale: 0 is digital silence)."""
     import av
+    import numpy
 
     _check_container(path)
     with open_container(path) as container:
@@ -197,7 +206,7 @@ def _extract_audio(path: str, output: str) -> dict[str, Any]:
             raise MediaError("no_audio_stream", "The video has no audio stream")
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="s16", layout=AUDIO_LAYOUT, rate=AUDIO_RATE)
-        samples = 0
+        samples, peak = 0, 0
         try:
             with av.open(output, "w", format="flac") as flac:
                 encoder = flac.add_stream("flac", rate=AUDIO_RATE, layout=AUDIO_LAYOUT)
@@ -206,13 +215,15 @@ def _extract_audio(path: str, output: str) -> dict[str, Any]:
                 for frame in itertools.chain(container.decode(stream), [None]):
                     for resampled in resampler.resample(frame):
                         samples += resampled.samples
+                        loudest = numpy.abs(resampled.to_ndarray().astype(numpy.int32)).max()
+                        peak = max(peak, int(loudest))
                         flac.mux(encoder.encode(resampled))
                 flac.mux(encoder.encode(None))
         except av.error.FFmpegError:
             raise MediaError("unreadable_media", "The audio could not be decoded") from None
         if samples == 0:
             raise MediaError("unreadable_media", "The audio stream holds no sound")
-    return {"duration_seconds": samples / AUDIO_RATE}
+    return {"duration_seconds": samples / AUDIO_RATE, "peak": peak / 32768}
 
 
 def _child(argv: list[str]) -> None:

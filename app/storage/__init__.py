@@ -1,0 +1,43 @@
+"""Where video files live: named by id (`videos/{id}/...`), never by the client's file name.
+
+Holds `base` (the interface every backend implements, the key helpers, `StorageUnavailable`,
+the hashing writer both backends share), `local` (files under MEDIA_ROOT, the default), `s3`
+(an S3-compatible bucket, for API and worker processes on several machines: the only module
+that knows boto3) and `factory` (`make_storage`: the backend STORAGE_BACKEND names).
+
+May import: `app.config` and third-party libraries; nothing else of `app`. `base` imports no
+backend; the backends import `base`; `factory` sits above both.
+
+- `writer()` streams a new object; `commit(pending, key)` puts it in place (all or nothing),
+  `pending.abort()` leaves nothing behind.
+- `put_file(path, key)` stores a file a worker made (a thumbnail).
+- `fetch(key)` is a context manager giving a local file to open with FFmpeg: the stored file
+  itself on disk, a copy in a scratch directory (removed afterwards) from a bucket.
+- `open(key)` reads an object for a response; `exists`, `delete`, `delete_video`.
+
+A store that cannot be reached raises `StorageUnavailable` (the API answers 503).
+"""
+
+from app.storage.base import (
+    SOURCE,
+    THUMBNAIL,
+    PendingObject,
+    Storage,
+    StorageUnavailable,
+    job_key,
+    video_key,
+    video_prefix,
+)
+from app.storage.factory import make_storage
+
+__all__ = [
+    "SOURCE",
+    "THUMBNAIL",
+    "PendingObject",
+    "Storage",
+    "StorageUnavailable",
+    "job_key",
+    "make_storage",
+    "video_key",
+    "video_prefix",
+]
