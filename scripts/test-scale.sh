@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 # 2 APIs + 3 workers + the checks, each with a pool of at most 40 + 10.
 MAX_CONNECTIONS=${PG_MAX_CONNECTIONS:-300}
-bash scripts/ensure-redis.sh
+bash scripts/ensure-debian.sh redis-server=redis-server
 source scripts/postgres-cluster.sh
 
 trap 'status=$?; stop_postgres $status; exit $status' EXIT

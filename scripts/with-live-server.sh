@@ -4,7 +4,8 @@
 # The server listens on 127.0.0.1 on a free port, on a throwaway SQLite database, media folder
 # and queue, and is stopped by its process id when COMMAND ends. COMMAND sees API_BASE_URL,
 # E2E_SECRET_KEY (the server's key), E2E_EXPECTED_CREDITS (its DEFAULT_CREDITS) and
-# E2E_VIDEO_FILE (a short MP4 generated now; test media is never committed). Used by the
+# E2E_VIDEO_FILE (a short MP4 generated now; test media is never committed) and E2E_SPEECH_FILE
+# (an MP4 with speech by espeak-ng, empty when espeak-ng is missing). Used by the
 # generated-client end-to-end checks (make client-test, make client-test-python).
 set -euo pipefail
 
@@ -39,6 +40,12 @@ CREDITS=3
 echo "== uvicorn on $BASE_URL, database $TMP/app.db"
 (cd "$ROOT" && "$PYTHON" -c 'import sys; from pathlib import Path; from tests.support.media import mp4; mp4(Path(sys.argv[1]))' \
   "$TMP/clip.mp4")
+# A clip with speech (espeak-ng, installed by make test) for the transcription check.
+SPEECH_FILE=""
+if command -v espeak-ng >/dev/null; then
+  (cd "$ROOT" && "$PYTHON" -c 'import sys; from pathlib import Path; from tests.support.speech import speech_video; speech_video(Path(sys.argv[1]), "Hello from the end to end test. The captions come from this sentence.")' \
+    "$TMP/speech.mp4") && SPEECH_FILE="$TMP/speech.mp4"
+fi
 (
   cd "$ROOT"
   MEDIA_ROOT="$TMP/media" QUEUE_URL="sqlite:///$TMP/queue.db" DATABASE_URL="sqlite:///$TMP/app.db" SECRET_KEY="$SECRET_KEY" BCRYPT_ROUNDS=4 \
@@ -59,4 +66,4 @@ for attempt in $(seq 300); do
 done
 
 API_BASE_URL="$BASE_URL" E2E_SECRET_KEY="$SECRET_KEY" E2E_EXPECTED_CREDITS="$CREDITS" \
-  E2E_VIDEO_FILE="$TMP/clip.mp4" "$@"
+  E2E_VIDEO_FILE="$TMP/clip.mp4" E2E_SPEECH_FILE="$SPEECH_FILE" "$@"

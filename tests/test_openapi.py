@@ -129,6 +129,11 @@ def test_operation_ids_are_the_camel_case_of_the_route_function_names(client: Te
         "request_email_verification": "requestEmailVerification",
         "verify_email": "verifyEmail",
         "delete_account": "deleteAccount",
+        "list_job_kinds": "listJobKinds",
+        "get_video_transcript": "getVideoTranscript",
+        "get_video_captions": "getVideoCaptions",
+        "list_ai_usage": "listAiUsage",
+        "get_ai_usage_totals": "getAiUsageTotals",
     }
     document = client.app.openapi()
     # A list, not a set: two routes with one function name would merge two SDK functions.

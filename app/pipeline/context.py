@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from app.ai.factory import Providers
 from app.config import Settings
 from app.models import ProcessingJob, VideoSource
 from app.pipeline import jobs
@@ -31,6 +32,7 @@ class JobContext:
         settings: Settings,
         storage: Storage,
         sandbox: Sandbox,
+        ai: Providers,
         stopping: threading.Event,
     ) -> None:
         self.job = job
@@ -39,6 +41,7 @@ class JobContext:
         self.settings = settings
         self.storage = storage
         self.sandbox = sandbox
+        self.ai = ai  # the worker's AI providers (the local model stays loaded between jobs)
         self.stored: list[str] = []  # objects this run wrote: removed unless it succeeds
         self.result: tuple[str, str] | None = None  # the job's product: storage key, media type
         # Rows the job writes, in the transaction that marks it succeeded (a transcript, usage

@@ -13,6 +13,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app import idempotency
+from app.ai.factory import Providers
+from app.ai.types import ProviderError
 from app.config import Settings
 from app.models import ProcessingJob, VideoSource
 from app.pipeline import jobs, media
@@ -34,6 +36,7 @@ class Worker:
             settings.media_cpu_seconds,
             settings.media_timeout_seconds,
         )
+        self.ai = Providers(settings)
         self.queue = JobQueue(settings.queue_url, self.run_job)
         self.stopping = threading.Event()
         self._reaper: threading.Thread | None = None
@@ -60,6 +63,7 @@ class Worker:
             settings=self.settings,
             storage=self.storage,
             sandbox=self.sandbox,
+            ai=self.ai,
             stopping=self.stopping,
         )
         heartbeat = threading.Thread(target=self._heartbeat, args=(context, token), daemon=True)
@@ -87,7 +91,7 @@ class Worker:
             logger.warning("Job %s waits: the object store is unavailable", job.id)
             self._transition(lambda s: jobs.release(s, job.id, token))
             return False
-        except media.MediaError as error:
+        except (media.MediaError, ProviderError) as error:  # the input's fault, or the AI's
             code, message = error.code, error.message
             self._transition(lambda s: jobs.fail(s, job, token, code, message))
             return False
@@ -184,6 +188,7 @@ class Worker:
         self.queue.stop()
         if self._reaper is not None:
             self._reaper.join()
+        self.ai.close()  # after the jobs: the local model's child process ends
 
     def run_forever(self) -> None:
         self._reaper = threading.Thread(target=self._reap_forever, name="reaper", daemon=True)
@@ -192,3 +197,4 @@ class Worker:
             self.queue.run_forever(self.settings.worker_concurrency)
         finally:
             self.stopping.set()
+            self.ai.close()

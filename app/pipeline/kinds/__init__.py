@@ -17,12 +17,39 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+from sqlmodel import SQLModel
+
+from app.ai import factory
 from app.config import Settings
+from app.models import JobKindRead, NoOptions, TranscribeOptions
 from app.pipeline.context import JobContext
 from app.pipeline.kinds.extract_audio import extract_audio
 from app.pipeline.kinds.ingest import ingest
+from app.pipeline.kinds.transcribe import transcribe
 
 JobFunction = Callable[[JobContext], dict[str, Any]]
+
+
+def _always_available(settings: Settings) -> str | None:
+    return None
+
+
+def _no_provider(settings: Settings) -> tuple[str, str] | None:
+    return None
+
+
+def _any_language(settings: Settings) -> frozenset[str] | None:
+    return None
+
+
+def _transcriber(settings: Settings) -> tuple[str, str] | None:
+    transcriber = factory.make_transcriber(settings)  # cheap: no model is loaded here
+    return transcriber.provider, transcriber.model
+
+
+def _transcriber_languages(settings: Settings) -> frozenset[str] | None:
+    return factory.make_transcriber(settings).languages()
 
 
 @dataclass(frozen=True)
@@ -32,6 +59,12 @@ class JobKind:
     description: str
     result_type: str | None = None  # the media type of GET /jobs/{id}/result
     price_setting: str | None = None  # the Settings field: credits per started minute
+    options: type[SQLModel] = NoOptions  # what POST /videos/{id}/jobs takes as `options`
+    needs_audio: bool = False  # refused (409) at the request for a video without sound
+    # Why it cannot be bought now (the 503's detail, naming the setting to set), or None.
+    unavailable: Callable[[Settings], str | None] = _always_available
+    provider: Callable[[Settings], tuple[str, str] | None] = _no_provider  # (provider, model)
+    languages: Callable[[Settings], frozenset[str] | None] = _any_language
 
     @property
     def for_sale(self) -> bool:
@@ -57,10 +90,93 @@ KINDS: dict[str, JobKind] = {
             result_type="audio/flac",
             price_setting="price_extract_audio_per_minute",
         ),
+        JobKind(
+            name="transcribe",
+            run=transcribe,
+            description="Speech to text with segment and word times; captions (WebVTT, SRT)",
+            result_type="application/json",
+            price_setting="price_transcribe_per_minute",
+            options=TranscribeOptions,
+            needs_audio=True,
+            unavailable=factory.transcriber_unavailable,
+            provider=_transcriber,
+            languages=_transcriber_languages,
+        ),
     )
 }
+
+
+def describe(kind: JobKind, settings: Settings) -> JobKindRead:
+    """A kind for sale as GET /job-kinds shows it."""
+    provider, model = kind.provider(settings) or (None, None)
+    languages = kind.languages(settings)
+    return JobKindRead(
+        kind=kind.name,
+        description=kind.description,
+        price_per_minute=kind.price_per_minute(settings),
+        available=kind.unavailable(settings) is None,
+        provider=provider,
+        model=model,
+        languages=sorted(languages) if languages is not None else None,
+    )
 
 
 def for_sale() -> dict[str, JobKind]:
     """The kinds a user may buy with POST /videos/{id}/jobs."""
     return {name: kind for name, kind in KINDS.items() if kind.for_sale}
+
+
+class Refused(Exception):
+    """A kind that cannot be bought for this video now: the HTTP status and its detail."""
+
+    def __init__(self, status_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+
+
+class InvalidOptions(Exception):
+    """The request's kind or options are wrong: FastAPI-shaped validation errors (422)."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__("invalid options")
+        self.errors = errors
+
+
+def order(
+    name: str, options: dict[str, Any] | None, *, has_audio: bool | None, settings: Settings
+) -> tuple[JobKind, dict[str, Any] | None]:
+    """The kind a user asks to buy, and its options as they will be stored; InvalidOptions
+    (422) for an unknown kind, unknown or bad options or a language the model lacks, Refused
+    for a provider that is not configured (503) or a video without sound (409)."""
+    kinds = for_sale()
+    if name not in kinds:
+        choices = ", ".join(f"'{kind}'" for kind in sorted(kinds))
+        raise InvalidOptions(
+            [{"type": "enum", "loc": ("body", "kind"), "msg": f"Input should be {choices}"}]
+        )
+    kind = kinds[name]
+    try:
+        parsed = kind.options.model_validate(options or {})
+    except ValidationError as error:
+        raise InvalidOptions(
+            [
+                {"type": e["type"], "loc": ("body", "options", *e["loc"]), "msg": e["msg"]}
+                for e in error.errors()
+            ]
+        ) from None
+    if reason := kind.unavailable(settings):
+        raise Refused(503, reason)
+    language = getattr(parsed, "language", None)
+    languages = kind.languages(settings)
+    if language is not None and languages is not None and language not in languages:
+        codes = ", ".join(f"'{code}'" for code in sorted(languages))
+        _, model = kind.provider(settings) or ("", "?")
+        message = f"The model {model} transcribes {codes} only"
+        raise InvalidOptions(
+            [{"type": "enum", "loc": ("body", "options", "language"), "msg": message}]
+        )
+    if kind.needs_audio and has_audio is False:
+        raise Refused(409, "Video has no audio")
+    stored = parsed.model_dump(exclude_unset=False)
+    return kind, (stored or None)

@@ -10,7 +10,11 @@ import {
   getJob,
   getJobResult,
   getVideo,
+  getVideoCaptions,
+  getVideoTranscript,
+  listAiUsage,
   listCreditTransactions,
+  listJobKinds,
   listVideoJobs,
   listVideos,
   uploadVideo,
@@ -26,24 +30,7 @@ export async function checkVideos(): Promise<void> {
     console.log('--  videos skipped (E2E_VIDEO_FILE not set)');
     return;
   }
-  const file = new Blob([await readFile(path)], { type: 'video/mp4' });
-  const uploaded = await uploadVideo({ body: { file: new File([file], basename(path)) } });
-  assert(uploaded.response.status === 201, `upload status ${uploaded.response.status}`);
-  assert(uploaded.data !== undefined, 'upload returned no video');
-  assert(uploaded.data.status === 'processing', `new video is ${uploaded.data.status}`);
-  assert(uploaded.response.headers.get('location') === `/videos/${uploaded.data.id}`, 'Location');
-  console.log(`ok  upload ${basename(path)} -> video ${uploaded.data.id}`);
-
-  let video: VideoSourceRead = uploaded.data;
-  const deadline = Date.now() + 30_000;
-  while (video.status === 'processing') {
-    assert(Date.now() < deadline, 'the video is still processing after 30 s');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const polled = await getVideo({ path: { video_id: video.id } });
-    assert(polled.data !== undefined, `GET /videos/${video.id} status ${polled.response.status}`);
-    video = polled.data;
-  }
-  assert(video.status === 'ready', `video ended ${video.status}: ${JSON.stringify(video.error)}`);
+  const video = await uploadReady(path);
   assert(video.width === 320 && video.height === 240, `size ${video.width}x${video.height}`);
   assert(video.video_codec === 'h264' && video.has_audio === true, 'codecs');
   assert(video.thumbnail_url === `/videos/${video.id}/thumbnail`, 'thumbnail_url');
@@ -64,6 +51,80 @@ export async function checkVideos(): Promise<void> {
   console.log('ok  unknown video -> 404');
 
   await checkCredits(video);
+  await checkTranscription();
+}
+
+/** Upload a file and wait until the server's worker has made the video `ready`. */
+async function uploadReady(path: string): Promise<VideoSourceRead> {
+  const file = new Blob([await readFile(path)], { type: 'video/mp4' });
+  const uploaded = await uploadVideo({ body: { file: new File([file], basename(path)) } });
+  assert(uploaded.response.status === 201, `upload status ${uploaded.response.status}`);
+  assert(uploaded.data !== undefined, 'upload returned no video');
+  assert(uploaded.data.status === 'processing', `new video is ${uploaded.data.status}`);
+  assert(uploaded.response.headers.get('location') === `/videos/${uploaded.data.id}`, 'Location');
+  console.log(`ok  upload ${basename(path)} -> video ${uploaded.data.id}`);
+
+  let video: VideoSourceRead = uploaded.data;
+  const deadline = Date.now() + 30_000;
+  while (video.status === 'processing') {
+    assert(Date.now() < deadline, 'the video is still processing after 30 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const polled = await getVideo({ path: { video_id: video.id } });
+    assert(polled.data !== undefined, `GET /videos/${video.id} status ${polled.response.status}`);
+    video = polled.data;
+  }
+  assert(video.status === 'ready', `video ended ${video.status}: ${JSON.stringify(video.error)}`);
+  return video;
+}
+
+/** Poll a job until it has finished. */
+async function finished(job: ProcessingJobRead, seconds: number): Promise<ProcessingJobRead> {
+  const deadline = Date.now() + seconds * 1000;
+  while (job.status === 'queued' || job.status === 'running') {
+    assert(Date.now() < deadline, `${job.kind} is still running after ${seconds} s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const polled = await getJob({ path: { job_id: job.id } });
+    assert(polled.data !== undefined, `GET /jobs/${job.id} status ${polled.response.status}`);
+    job = polled.data;
+  }
+  return job;
+}
+
+/** Buy a transcription of a clip with speech (the server's local model, no network), read the
+ * transcript and its WebVTT captions, and find the call in the AI usage. */
+async function checkTranscription(): Promise<void> {
+  const path = process.env.E2E_SPEECH_FILE;
+  if (!path) {
+    console.log('--  transcription skipped (E2E_SPEECH_FILE not set: espeak-ng missing)');
+    return;
+  }
+  const kinds = await listJobKinds();
+  const transcribe = kinds.data?.find((kind) => kind.kind === 'transcribe');
+  assert(transcribe?.available === true && transcribe.price_per_minute === 2, 'transcribe for sale');
+  const video = await uploadReady(path);
+  const bought = await createVideoJob({
+    path: { video_id: video.id },
+    body: { kind: 'transcribe', options: { language: 'en' } },
+  });
+  assert(bought.response.status === 202 && bought.data !== undefined, 'transcribe bought');
+  const job = await finished(bought.data, 120);
+  assert(job.status === 'succeeded', `transcribe ended ${job.status}: ${JSON.stringify(job.error)}`);
+  const transcript = await getVideoTranscript({ path: { video_id: video.id } });
+  const text = transcript.data?.text.toLowerCase() ?? '';
+  assert(text.includes('hello') && text.includes('captions'), `transcript: ${text}`);
+  assert(transcript.data?.segments[0]?.words?.length !== 0, 'word times');
+  console.log(`ok  transcribe -> "${transcript.data?.text.trim()}"`);
+  const captions = await getVideoCaptions({
+    path: { video_id: video.id },
+    query: { format: 'vtt' },
+    parseAs: 'text',
+  });
+  assert(captions.response.headers.get('content-type')?.startsWith('text/vtt') === true, 'vtt');
+  assert(String(captions.data).startsWith('WEBVTT') && String(captions.data).includes('-->'), 'cues');
+  const usage = await listAiUsage();
+  const call = usage.data?.data[0];
+  assert(call?.job_id === job.id && call.provider === 'local' && (call.audio_seconds ?? 0) > 1, 'usage');
+  console.log(`ok  captions (WebVTT) and the usage row (${call.audio_seconds} s of audio)`);
 }
 
 /** Buy extract_audio (the server gives new users DEFAULT_CREDITS), retry it with the same
@@ -84,15 +145,7 @@ async function checkCredits(video: VideoSourceRead): Promise<void> {
   assert(replayed.data?.id === bought.data.id, 'the retry answers with the same job');
   console.log(`ok  extract_audio -> job ${bought.data.id}, 1 credit; the retry replays it`);
 
-  let job: ProcessingJobRead = bought.data;
-  const deadline = Date.now() + 30_000;
-  while (job.status === 'queued' || job.status === 'running') {
-    assert(Date.now() < deadline, 'extract_audio is still running after 30 s');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const polled = await getJob({ path: { job_id: job.id } });
-    assert(polled.data !== undefined, `GET /jobs/${job.id} status ${polled.response.status}`);
-    job = polled.data;
-  }
+  const job = await finished(bought.data, 30);
   assert(job.status === 'succeeded' && job.result_url === `/jobs/${job.id}/result`, 'succeeded');
   const result = await getJobResult({ path: { job_id: job.id }, parseAs: 'blob' });
   assert(result.response.status === 200, `result status ${result.response.status}`);

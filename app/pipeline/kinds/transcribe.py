@@ -1,0 +1,114 @@
+"""The `transcribe` job (paid): the video's speech as text with segment and word times.
+
+Audio out of the video (the sandboxed child, as extract_audio), speech to text by the provider
+the settings name (app/ai: local Whisper by default, or an OpenAI-compatible server), then the
+Transcript row and the job's provider-usage rows, written in the transaction that marks the job
+succeeded: a canceled, failed or repeated run leaves neither. The same Transcript, as JSON, is
+the job's result file (GET /jobs/{id}/result); GET /videos/{id}/transcript and the captions
+read the row. Priced by PRICE_TRANSCRIBE_PER_MINUTE.
+"""
+
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from app.ai.types import Transcription
+from app.models import AIUsageLog, TranscribeOptions, Transcript, TranscriptRead, utc_now
+from app.pipeline import media
+from app.pipeline.context import JobContext
+from app.pipeline.media import MediaError
+from app.storage import SOURCE, video_key
+
+RESULT = "transcript.json"
+MEDIA_TYPE = "application/json"
+# Where in 0..1 each stage starts; transcribing fills most of it, by audio time.
+TRANSCRIBING_AT = 0.1
+STORING_AT = 0.96
+REPORT_EVERY_SECONDS = 0.5  # progress writes (and cancel checks) while the model works
+# The loudest sample of audio that is digital silence (of 1.0 full scale): nothing to transcribe.
+SILENCE_PEAK = 0.001
+
+
+def transcribe(ctx: JobContext) -> dict[str, Any]:
+    options = TranscribeOptions.model_validate(ctx.job.options or {})
+    ctx.checkpoint("extracting", 0.02)
+    with (
+        ctx.storage.fetch(video_key(ctx.video.id, SOURCE)) as source,
+        tempfile.TemporaryDirectory(prefix="transcribe-") as scratch,
+    ):
+        audio = Path(scratch) / "audio.flac"
+        duration = _extract(source, audio, ctx)
+        ctx.checkpoint("transcribing", TRANSCRIBING_AT)
+        result = ctx.ai.transcriber().transcribe(
+            audio,
+            language=options.language,
+            duration=duration,
+            on_progress=_reporter(ctx, duration),
+        )
+        ctx.checkpoint("storing", STORING_AT)
+        transcript = _transcript(ctx, result)
+        output = Path(scratch) / RESULT
+        output.write_text(TranscriptRead.model_validate(transcript).model_dump_json())
+        ctx.store_result(output, RESULT, MEDIA_TYPE)
+    usage = [
+        AIUsageLog(user_id=ctx.job.user_id, job_id=ctx.job.id, **asdict(call))
+        for call in result.usage
+    ]
+
+    def write(session: Session) -> None:
+        session.add(transcript)
+        session.add_all(usage)
+
+    ctx.on_success.append(write)
+    return {}  # the video itself does not change
+
+
+def _extract(source: Path, audio: Path, ctx: JobContext) -> float:
+    """The video's sound as 16 kHz mono FLAC: its length in seconds; `no_audio` if there is
+    nothing to transcribe (no audio track, no samples, digital silence)."""
+    try:
+        sound = media.extract_audio(source, audio, ctx.sandbox)
+    except MediaError as error:
+        if error.code == "no_audio_stream":
+            raise MediaError("no_audio", error.message) from None
+        raise
+    if sound["peak"] < SILENCE_PEAK:
+        raise MediaError("no_audio", "The audio track is silent")
+    return sound["duration_seconds"]
+
+
+def _reporter(ctx: JobContext, duration: float):  # noqa: ANN202 - a Progress
+    """Progress by audio time, written at most every REPORT_EVERY_SECONDS (each a database write
+    and a cancel check); the provider calls it as the model advances."""
+    last = 0.0
+
+    def report(seconds: float) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last < REPORT_EVERY_SECONDS:
+            return
+        last = now
+        share = min(max(seconds / duration, 0.0), 1.0) if duration > 0 else 0.0
+        span = STORING_AT - TRANSCRIBING_AT
+        ctx.checkpoint("transcribing", round(TRANSCRIBING_AT + span * share, 3))
+
+    return report
+
+
+def _transcript(ctx: JobContext, result: Transcription) -> Transcript:
+    return Transcript(
+        video_id=ctx.video.id,
+        job_id=ctx.job.id,
+        user_id=ctx.job.user_id,
+        language=result.language,
+        duration_seconds=result.duration_seconds,
+        text=result.text,
+        provider=result.provider,
+        model=result.model,
+        segments=[asdict(segment) for segment in result.segments],
+        created_at=utc_now(),
+    )
