@@ -841,7 +841,7 @@ async def get_video_captions(
     format: Annotated[CaptionFormat, Query(description="`vtt` (WebVTT) or `srt`")] = "vtt",
 ) -> Response:
     transcript = await _transcript_of(video, session)
-    text = captions.render(transcript.segments, format)
+    text = captions.render(transcript.segments, format, until=transcript.duration_seconds)
     name = f"video-{video.id}.{format}"
     return Response(
         text,

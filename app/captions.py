@@ -162,8 +162,10 @@ def cues(
     min_seconds: float = 1.0,
     linger_seconds: float = 0.5,
     pause_seconds: float = 1.5,
+    until: float | None = None,
 ) -> list[Cue]:
-    """The captions of a transcript's segments (see the module's docstring for the rules)."""
+    """The captions of a transcript's segments (see the module's docstring for the rules).
+    `until`, the video's end: the time added for reading never runs past it."""
     ordered = sorted(segments, key=lambda s: (float(s.get("start") or 0), float(s.get("end") or 0)))
     groups: list[list[Token]] = []
     floor = 0.0
@@ -188,6 +190,8 @@ def cues(
         end = min(end, start + round(max_seconds * 1000))
         if n + 1 < len(starts):
             end = min(end, starts[n + 1])
+        if until is not None:  # never shorter than its words, though
+            end = min(end, max(round(until * 1000), round(group[-1][2] * 1000)))
         end = max(end, start + 1)
         lines = _lines([w for w, _, _ in group], max_chars_per_line)
         result.append(Cue(start / 1000, end / 1000, lines))
@@ -231,7 +235,7 @@ def to_srt(cue_list: list[Cue]) -> str:
     )
 
 
-def render(segments: list[dict[str, Any]], format: str) -> str:
-    """A transcript's segments as captions in `format` (a key of FORMATS)."""
-    cue_list = cues(segments)
+def render(segments: list[dict[str, Any]], format: str, *, until: float | None = None) -> str:
+    """A transcript's segments as captions in `format` (a key of FORMATS), ending by `until`."""
+    cue_list = cues(segments, until=until)
     return to_vtt(cue_list) if format == "vtt" else to_srt(cue_list)

@@ -335,16 +335,14 @@ def test_the_child_exits_when_its_parent_dies(speech: Audio) -> None:
         f"w.transcribe(Path({str(speech.path)!r}), language='en', duration=1.0, "
         "on_progress=lambda s: None); print(w.child_pid, flush=True); time.sleep(60)"
     )
-    parent = subprocess.Popen(
-        [sys.executable, "-c", script], cwd=local_whisper.ROOT, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert parent.stdout is not None
-        pid = int(parent.stdout.readline())
-        assert alive(pid)
-    finally:
-        parent.kill()
-        parent.wait()
+    command = [sys.executable, "-c", script]
+    with subprocess.Popen(command, cwd=local_whisper.ROOT, stdout=subprocess.PIPE) as parent:
+        try:
+            assert parent.stdout is not None
+            pid = int(parent.stdout.readline())
+            assert alive(pid)
+        finally:
+            parent.kill()
     wait_until_gone(pid)
 
 

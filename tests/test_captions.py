@@ -15,6 +15,7 @@ import webvtt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app import captions
 from app.captions import FORMATS, Cue, cues, media_type, to_srt, to_vtt
 
 MAX_CHARS, MAX_LINES, MAX_SECONDS, LINGER = 42, 2, 7.0, 0.5
@@ -278,3 +279,17 @@ def test_property_invariants(case):
     expected = [w.replace("-->", "→") for w in words]
     # Shuffled segments do not overlap here, so reading order is the words' order.
     check_invariants(result, expected)
+
+
+def test_the_reading_time_added_never_runs_past_the_video_but_words_are_kept():
+    words = [
+        {"start": 0.0, "end": 0.4, "word": " Hello", "probability": 0.9},
+        {"start": 0.5, "end": 2.0, "word": " there.", "probability": 0.9},
+    ]
+    segment = {"start": 0.0, "end": 2.0, "text": "Hello there.", "words": words}
+
+    assert [c.end for c in captions.cues([segment])] == [2.5]  # 0.5 s to read it
+    assert [c.end for c in captions.cues([segment], until=2.2)] == [2.2]
+    assert [c.end for c in captions.cues([segment], until=1.0)] == [2.0]  # its words still show
+    vtt = webvtt.from_buffer(io.StringIO(captions.render([segment], "vtt", until=2.2)))
+    assert vtt[0].end == "00:00:02.200"

@@ -4,8 +4,8 @@ transcription requests, one JSON message per line on each pipe.
     python -m app.ai.whisper_child MODEL CPU_THREADS NICENESS
 
 MODEL is a model directory (the parent sets HF_HUB_OFFLINE=1 then) or a name faster-whisper may
-download. Out on stdout: `{"ready": {"load_seconds": s, "multilingual": b}}` once loaded (or an
-error, then exit); for each request line `{"audio": path, "language": code|null, "beam_size": n}`,
+download. Out on stdout: `{"ready": {"load_seconds": s}}` once loaded (or an error, then exit);
+for each request line `{"audio": path, "language": code|null, "beam_size": n}`,
 `{"progress": seconds_done}` lines as segments come, then `{"ok": {"language", "duration",
 "segments"}}` or `{"error": {"code", "message"}}`. Anything else written to file descriptor 1
 goes to stderr. Exits at the end of stdin, or as soon as its parent is gone.
@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
         send(_error("provider_unavailable", "The local speech-to-text model could not be loaded"))
         return 1
     load_seconds = round(time.monotonic() - started, 3)
-    send({"ready": {"load_seconds": load_seconds, "multilingual": model.model.is_multilingual}})
+    send({"ready": {"load_seconds": load_seconds}})
 
     for line in sys.stdin:
         try:
