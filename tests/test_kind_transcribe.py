@@ -15,6 +15,7 @@ import srt
 import webvtt
 from sqlmodel import Session, select
 
+from app import crud
 from app.models import AIUsageLog, Transcript
 from tests.support import media
 from tests.support.credits import (
@@ -335,8 +336,19 @@ def test_a_long_video_is_sent_in_pieces_under_the_cap_with_one_usage_row_each(
     transcript = client.get(f"/videos/{video['id']}/transcript", headers=bearer(token)).json()
     starts = [s["start"] for s in transcript["segments"]]
     assert starts == sorted(starts) and starts[-1] > 6  # later pieces offset onto the video
-    admin = client.get("/admin/ai-usage", headers=bearer(token))
-    assert admin.status_code == 403
+    assert client.get("/admin/ai-usage", headers=bearer(token)).status_code == 403
+    with Session(client.app.state.engine) as session:
+        crud.make_superuser(session, crud.get_user_by_email(session, "alice@example.com"))
+    [total] = client.get("/admin/ai-usage?days=1", headers=bearer(token)).json()
+    assert total["day"] == job["finished_at"][:10]
+    assert (total["provider"], total["model"], total["calls"], total["jobs"]) == (
+        "openai",
+        "whisper-1",
+        len(sent),
+        1,
+    )
+    assert total["credits_charged"] == job["credits_charged"] == 2
+    assert total["audio_seconds"] == pytest.approx(12, abs=0.1)
 
 
 def test_cancel_while_transcribing_refunds_and_stores_no_transcript(
