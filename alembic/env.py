@@ -4,9 +4,11 @@ Whoever runs them, one process at a time: a file lock beside a SQLite database, 
 advisory lock on PostgreSQL. The others wait, then find the schema already at head.
 """
 
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from filelock import FileLock
@@ -15,7 +17,10 @@ from sqlalchemy import Connection, text
 from app import models  # noqa: F401 - registers the tables on the metadata
 from app.config import Settings
 from app.db import make_engine
+from app.search import FTS_TABLES
 
+# SQLite cannot reflect PostgreSQL's expression index; include_object below leaves it out there.
+warnings.filterwarnings("ignore", "autogenerate skipping metadata-specified expression-based")
 config = context.config
 target_metadata = models.metadata
 MIGRATION_LOCK_ID = 0x5669_6465_6F41_49  # any fixed 64-bit number: "VideoAI"
@@ -40,10 +45,18 @@ def migration_lock(connection: Connection) -> Iterator[None]:
     yield
 
 
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    """SQLite's full-text tables (app/search.py) are the migration's, not the models'."""
+    return not (type_ == "table" and name in FTS_TABLES)
+
+
 def run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite can't ALTER most things
     )
     with migration_lock(connection), context.begin_transaction():

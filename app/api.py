@@ -23,7 +23,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app import account_emails, captions, crud, db, idempotency, openapi, upload
+from app import account_emails, captions, crud, db, idempotency, openapi, pages, search, upload
 from app.config import Settings
 from app.db import SessionDep
 from app.deps import (
@@ -71,6 +71,7 @@ from app.models import (
     ProcessingJob,
     ProcessingJobRead,
     RefreshRequest,
+    SearchPage,
     Token,
     Transcript,
     TranscriptRead,
@@ -848,6 +849,87 @@ async def get_video_captions(
         media_type=captions.FORMATS[format],
         headers={"Content-Disposition": f'inline; filename="{name}"'},
     )
+
+
+SearchQuery = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=500,
+        description='Words (all must match), "quoted phrases", prefix* (2+ letters)',
+    ),
+]
+BAD_QUERY = {
+    422: {
+        "description": "No words to search for, too many, or a bad limit or cursor",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/HTTPValidationError"}}
+        },
+    }
+}
+
+
+async def _search(
+    session: Session, user_id: int, q: str, video_id: int | None, limit: int, cursor: str | None
+) -> SearchPage:
+    try:
+        offset = pages.decode_offset(cursor) if cursor else 0
+    except ValueError:
+        problem = {"type": "value_error", "loc": ("query", "cursor"), "msg": "Invalid cursor"}
+        raise RequestValidationError([problem]) from None
+    try:
+        hits, next_cursor = await db.call(
+            session,
+            crud.search_transcripts,
+            user_id=user_id,
+            query=q,
+            video_id=video_id,
+            limit=limit,
+            offset=offset,
+        )
+    except search.InvalidQuery as invalid:
+        problem = {"type": "value_error", "loc": ("query", "q"), "msg": str(invalid)}
+        raise RequestValidationError([problem]) from None
+    return SearchPage(data=hits, next_cursor=next_cursor)
+
+
+@router.get(
+    "/search",
+    tags=["search"],
+    summary="Find where words were said in your videos' transcripts, best matches first",
+    response_model=SearchPage,
+    responses={**VIDEO_AUTH, **BAD_QUERY},
+)
+async def search_transcripts(
+    user: VerifiedUser,
+    session: SessionDep,
+    q: SearchQuery,
+    limit: PageLimit = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="`next_cursor` of the previous page")
+    ] = None,
+) -> SearchPage:
+    return await _search(session, user.id, q, None, limit, cursor)
+
+
+@router.get(
+    "/videos/{video_id:int}/transcript/search",
+    tags=["search"],
+    summary="Find where words were said in one video's transcript",
+    response_model=SearchPage,
+    responses={**VIDEO_AUTH, **NO_TRANSCRIPT, **BAD_QUERY},
+)
+async def search_video_transcript(
+    video: OwnedVideo,
+    session: SessionDep,
+    q: SearchQuery,
+    limit: PageLimit = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=64, description="`next_cursor` of the previous page")
+    ] = None,
+) -> SearchPage:
+    await _transcript_of(video, session)  # 404 before there is one
+    return await _search(session, video.user_id, q, video.id, limit, cursor)
 
 
 @router.get(

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app import credits as ledger
-from app import db, pages
+from app import db, pages, search
 from app.config import Settings
 from app.models import (
     AccountToken,
@@ -22,6 +22,7 @@ from app.models import (
     CreditTransaction,
     ProcessingJob,
     RefreshToken,
+    SearchHit,
     Token,
     Transcript,
     User,
@@ -648,6 +649,25 @@ def latest_transcript(session: Session, *, video_id: int) -> Transcript | None:
         .limit(1)
     )
     return session.exec(query).first()
+
+
+def search_transcripts(
+    session: Session,
+    *,
+    user_id: int,
+    query: str,
+    video_id: int | None = None,
+    limit: int,
+    offset: int,
+) -> tuple[list[SearchHit], str | None]:
+    """A page of hits from the user's newest transcripts (one video's, if given), best first;
+    search.InvalidQuery for a query with nothing to search for."""
+    terms = search.parse(query)
+    hits = search.find(
+        session, terms, user_id=user_id, video_id=video_id, limit=limit + 1, offset=offset
+    )
+    more = len(hits) > limit and offset + limit < pages.MAX_OFFSET
+    return hits[:limit], (pages.encode_offset(offset + limit) if more else None)
 
 
 # ---- AI usage: one row per provider call that did work (written by the job kinds).

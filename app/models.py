@@ -22,7 +22,10 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    column,
     false,
+    func,
+    literal_column,
     true,
 )
 from sqlmodel import Field, SQLModel
@@ -723,6 +726,62 @@ class TranscriptRead(TranscriptBase):
     job_id: int = Field(description="The transcribe job that made it")
     segments: list[TranscriptSegment] = Field(description="What was said, in order")
     created_at: datetime = Field(description="When the transcript was made (UTC)")
+
+
+# ---- Search: the newest transcript of each video, one row per segment (docs/phase-3-ai.md).
+
+
+class SegmentBase(SQLModel):
+    start: float = Field(description="Seconds from the start of the video")
+    end: float = Field(description="Seconds from the start of the video")
+    text: str = Field(sa_type=Text, description="What was said (the transcript's segment)")
+
+
+class SearchSegment(SegmentBase, table=True):
+    """A segment of the newest transcript of a video, as the full-text index sees it: SQLite's
+    FTS5 table `transcript_segments_fts` follows this table by triggers; on PostgreSQL a GIN
+    index on `to_tsvector('simple', search_text)` (both made by migration 0006)."""
+
+    __tablename__ = "transcript_segments"
+    __table_args__ = (
+        Index("ix_transcript_segments_video_id_position", "video_id", "position"),
+        Index(
+            "ix_transcript_segments_search_text_gin",
+            func.to_tsvector(literal_column("'simple'"), column("search_text")),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    transcript_id: int = Field(foreign_key="transcripts.id", ondelete="CASCADE", index=True)
+    video_id: int = Field(foreign_key="video_sources.id", ondelete="CASCADE")
+    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    job_id: int
+    position: int  # the segment's place in its transcript
+    # The text as the index sees it: accents dropped, case folded (app/search.py).
+    search_text: str = Field(sa_type=Text)
+
+
+class SearchHit(SegmentBase):
+    """Where the words were said: a segment of one of your videos' newest transcripts."""
+
+    model_config = ALWAYS_SENT
+
+    video_id: int = Field(description="The video")
+    job_id: int = Field(description="The transcribe job whose transcript it is")
+    filename: str | None = Field(description="The video's file name, for display")
+    highlights: list[list[int]] = Field(
+        description="`[from, to)` character ranges of `text` that matched the query"
+    )
+
+
+class SearchPage(SQLModel):
+    """One page of search hits, best first."""
+
+    data: list[SearchHit] = Field(description="The hits of this page")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
 
 
 # ---- Credits: an append-only ledger; users.credits is its running balance (docs/phase-2).

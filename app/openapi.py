@@ -26,6 +26,7 @@ TAGS = [
     {"name": "videos", "description": "Your videos: upload, list, read, delete, thumbnail."},
     {"name": "jobs", "description": "The work done on your videos: follow it or cancel it."},
     {"name": "credits", "description": "Your credit balance's history: grants, charges, refunds."},
+    {"name": "search", "description": "Where words were said: full-text search of transcripts."},
     {"name": "admin", "description": "Operators (superusers only): users and their credits."},
 ]
 

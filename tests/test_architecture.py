@@ -25,6 +25,7 @@ LAYERS = [
         "app.idempotency",
         "app.credits",
         "app.pages",
+        "app.search",
         "app.ai",
         "app.captions",
         "app.body_limit",

@@ -135,6 +135,11 @@ def test_a_video_with_speech_is_transcribed_by_the_local_model_and_captioned(
     assert len(parsed) == len(cues)
     assert all(a.end <= b.start for a, b in zip(parsed, parsed[1:], strict=False))
 
+    found = client.get("/search?q=weekly", headers=bearer(token)).json()["data"]
+    assert [(hit["video_id"], hit["job_id"]) for hit in found] == [(video["id"], job["id"])]
+    [(start, end)] = found[0]["highlights"]
+    assert found[0]["text"][start:end].lower() == "weekly"
+
     [usage] = client.get("/me/ai-usage", headers=bearer(token)).json()["data"]
     assert (usage["provider"], usage["model"], usage["job_id"]) == ("local", "tiny.en", job["id"])
     assert (usage["tokens_input"], usage["tokens_output"]) == (0, 0)

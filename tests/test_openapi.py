@@ -23,7 +23,7 @@ VALIDATION_ERROR = {"$ref": "#/components/schemas/HTTPValidationError"}
 VERBS = {
     "get", "list", "create", "register", "login", "logout", "upload", "delete", "cancel",
     "stream", "check", "update", "refresh", "change", "add", "link", "fetch", "retry", "reset",
-    "grant", "request", "verify",
+    "grant", "request", "verify", "search",
 }  # fmt: skip
 # Response fields that may be left out: a 422 problem's "ctx" appears only when it has values.
 OPTIONAL_RESPONSE_FIELDS = {("ValidationError", "ctx")}
@@ -134,6 +134,8 @@ def test_operation_ids_are_the_camel_case_of_the_route_function_names(client: Te
         "get_video_captions": "getVideoCaptions",
         "list_ai_usage": "listAiUsage",
         "get_ai_usage_totals": "getAiUsageTotals",
+        "search_transcripts": "searchTranscripts",
+        "search_video_transcript": "searchVideoTranscript",
     }
     document = client.app.openapi()
     # A list, not a set: two routes with one function name would merge two SDK functions.

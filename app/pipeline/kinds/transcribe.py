@@ -2,10 +2,11 @@
 
 Audio out of the video (the sandboxed child, as extract_audio), speech to text by the provider
 the settings name (app/ai: local Whisper by default, or an OpenAI-compatible server), then the
-Transcript row and the job's provider-usage rows, written in the transaction that marks the job
-succeeded: a canceled, failed or repeated run leaves neither. The same Transcript, as JSON, is
-the job's result file (GET /jobs/{id}/result); GET /videos/{id}/transcript and the captions
-read the row. Priced by PRICE_TRANSCRIBE_PER_MINUTE.
+Transcript row, its search index rows (app/search.py) and the job's provider-usage rows,
+written in the transaction that marks the job succeeded: a canceled, failed or repeated run
+leaves none of them. The same Transcript, as JSON, is the job's result file
+(GET /jobs/{id}/result); GET /videos/{id}/transcript and the captions read the row. Priced by
+PRICE_TRANSCRIBE_PER_MINUTE.
 """
 
 import tempfile
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from app import search
 from app.ai.types import Transcription
 from app.models import AIUsageLog, TranscribeOptions, Transcript, TranscriptRead, utc_now
 from app.pipeline import media
@@ -61,6 +63,8 @@ def transcribe(ctx: JobContext) -> dict[str, Any]:
 
     def write(session: Session) -> None:
         session.add(transcript)
+        session.flush()  # its id, for the search index's rows
+        search.index_transcript(session, transcript)
         session.add_all(usage)
 
     ctx.on_success.append(write)
