@@ -15,6 +15,7 @@ import {
   listAiUsage,
   listCreditTransactions,
   listJobKinds,
+  searchTranscripts,
   listVideoJobs,
   listVideos,
   uploadVideo,
@@ -121,6 +122,11 @@ async function checkTranscription(): Promise<void> {
   });
   assert(captions.response.headers.get('content-type')?.startsWith('text/vtt') === true, 'vtt');
   assert(String(captions.data).startsWith('WEBVTT') && String(captions.data).includes('-->'), 'cues');
+  const found = await searchTranscripts({ query: { q: 'caption*' } });
+  const hit = found.data?.data[0];
+  assert(hit?.video_id === video.id && hit.highlights.length > 0, 'search finds the spoken word');
+  const [from, to] = hit.highlights[0] ?? [0, 0];
+  console.log(`ok  search "caption*" -> "${hit.text.slice(from, to)}" at ${hit.start} s`);
   const usage = await listAiUsage();
   const call = usage.data?.data[0];
   assert(call?.job_id === job.id && call.provider === 'local' && (call.audio_seconds ?? 0) > 1, 'usage');
