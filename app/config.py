@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # Audio above this is sent in pieces cut at silences, each under it (OpenAI: 25 MiB).
     openai_max_upload_bytes: int = Field(default=26214400, ge=64 * 1024)
     summary_provider: Literal["openai", "none"] = "none"
+    # The input of one summary call, in estimated tokens (app/ai/openai_summarize.py): a longer
+    # transcript is summarized in parts, then the parts' summaries together.
+    summary_max_input_tokens: int = Field(default=12000, ge=500)
 
     # Sessions and emailed links (app/crud.py, app/account_emails.py).
     refresh_token_expire_days: int = Field(default=30, gt=0)

@@ -180,6 +180,19 @@ def status_kib(pid: int, field: str) -> int:
     raise KeyError(field)
 
 
+def sched(pid: int) -> tuple[float, float]:
+    """Seconds all threads of a process have run on a CPU, and been runnable but waited for
+    one (/proc/<pid>/task/*/schedstat): the wait is other work on its CPU."""
+    ran = waited = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "schedstat").read_text().split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        ran, waited = ran + int(fields[0]), waited + int(fields[1])
+    return ran / 1e9, waited / 1e9
+
+
 def whisper_child(server: int) -> int | None:
     """The model's child process of the server, if it runs (scans /proc/*/stat for the ppid)."""
     for entry in Path("/proc").iterdir():
@@ -248,13 +261,19 @@ def run_seconds(job: dict[str, Any]) -> float:
 
 
 def transcribe_job(url: str, token: str, video_id: int, server: int) -> dict[str, Any]:
-    """One transcription job, start to success, with the memory sampled meanwhile."""
+    """One transcription job, start to success, with the memory sampled meanwhile, and the
+    CPU time its model child used and waited for (zero before the first job starts it)."""
+    child = whisper_child(server)
+    before = sched(child) if child else (0.0, 0.0)
     with MemorySampler(server) as memory:
         job = finish_job(url, token, start_job(url, token, video_id))
+    after = sched(memory.child) if memory.child else (float("nan"), float("nan"))
     transcript = http("GET", f"{url}{job['result_url']}", token=token)
     assert transcript["job_id"] == job["id"], transcript
     seconds = run_seconds(job)
     return {
+        "model_cpu_seconds": after[0] - before[0],
+        "model_wait_seconds": after[1] - before[1],
         "job_id": job["id"],
         "run_seconds": seconds,
         "audio_seconds": transcript["duration_seconds"],
@@ -268,8 +287,12 @@ def transcribe_job(url: str, token: str, video_id: int, server: int) -> dict[str
 
 
 def direct_call(direct: Direct) -> dict[str, Any]:
+    before = sched(direct.process.pid)
     answer = direct.transcribe()
+    after = sched(direct.process.pid)
     return {
+        "model_cpu_seconds": after[0] - before[0],
+        "model_wait_seconds": after[1] - before[1],
         "seconds": answer["seconds"],
         "audio_seconds": answer["duration"],
         "speed": answer["duration"] / answer["seconds"],
@@ -284,7 +307,10 @@ def bench_speed(url: str, token: str, video: int, flac: Path, settings: Settings
     idle_rss = status_kib(server, "VmRSS") / 1024
     log("cold job: starts the model's child and loads the model")
     cold = transcribe_job(url, token, video, server)
-    log(f"  {cold['run_seconds']:.2f} s, child {cold['child_pid']}, WER {cold['wer']:.3f}")
+    log(
+        f"  {cold['run_seconds']:.2f} s, child {cold['child_pid']}, WER {cold['wer']:.3f}, "
+        f"model CPU {cold['model_cpu_seconds']:.2f} s, waited {cold['model_wait_seconds']:.2f} s"
+    )
     log("direct process: loading the model, one untimed call")
     direct = Direct(flac, settings)
     try:
@@ -294,9 +320,12 @@ def bench_speed(url: str, token: str, video: int, flac: Path, settings: Settings
         for r in range(1, ROUNDS + 1):
             directs.append(direct_call(direct))
             jobs.append(transcribe_job(url, token, video, server))
+            d, j = directs[-1], jobs[-1]
             log(
-                f"round {r}  direct {directs[-1]['seconds']:.2f} s (WER {directs[-1]['wer']:.3f})"
-                f"  job {jobs[-1]['run_seconds']:.2f} s (WER {jobs[-1]['wer']:.3f})"
+                f"round {r}  direct {d['seconds']:.2f} s (WER {d['wer']:.3f}, model CPU "
+                f"{d['model_cpu_seconds']:.2f} s, waited {d['model_wait_seconds']:.2f} s)"
+                f"  job {j['run_seconds']:.2f} s (WER {j['wer']:.3f}, model CPU "
+                f"{j['model_cpu_seconds']:.2f} s, waited {j['model_wait_seconds']:.2f} s)"
             )
         direct_peak = direct.peak_rss_mib()
     finally:
@@ -391,6 +420,10 @@ def summary(speed: dict[str, Any], latency: dict[str, Any]) -> dict[str, Any]:
         "job_cold_seconds": cold["run_seconds"],
         "direct_seconds": median(directs, "seconds"),
         "second_job_no_slower": median(jobs, "run_seconds") <= cold["run_seconds"],
+        "job_model_cpu_seconds": median(jobs, "model_cpu_seconds"),
+        "direct_model_cpu_seconds": median(directs, "model_cpu_seconds"),
+        "job_model_wait_seconds": median(jobs, "model_wait_seconds"),
+        "direct_model_wait_seconds": median(directs, "model_wait_seconds"),
         "job_wer": job_wer,
         "direct_wer": direct_wer,
         "wer_difference": abs(job_wer - direct_wer),
@@ -440,6 +473,11 @@ def print_report(clip_seconds: float, settings: Settings, s: dict[str, Any], spe
         f"    wall s: job warm {s['job_warm_seconds']:.2f}, cold {s['job_cold_seconds']:.2f}; "
         f"direct {s['direct_seconds']:.2f} (load {speed['direct_load_seconds']:.2f}); "
         f"an extract_audio job {speed['extract_audio_run_seconds']:.2f}"
+    )
+    print(
+        f"    model CPU s: job {s['job_model_cpu_seconds']:.2f}, direct "
+        f"{s['direct_model_cpu_seconds']:.2f}; runnable but waiting for a CPU s: job "
+        f"{s['job_model_wait_seconds']:.2f}, direct {s['direct_model_wait_seconds']:.2f}"
     )
     print(
         f"(i) word error rate             {s['job_wer']:>8.3f}{s['direct_wer']:>9.3f}"

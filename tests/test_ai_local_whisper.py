@@ -272,18 +272,36 @@ def test_a_child_that_dies_mid_job_is_provider_unavailable(
     transcribe(whisper, speech)
     child = whisper._child
     assert child is not None
-    send = child.send
+    receive = child.receive
 
-    def send_then_die(message: dict) -> None:  # long before it can answer
-        send(message)
-        os.kill(child.pid, signal.SIGKILL)
+    def receive_then_die(timeout: float) -> dict | None:  # dies once it has started
+        message = receive(timeout)
+        if message and "progress" in message:
+            os.kill(child.pid, signal.SIGKILL)
+        return message
 
-    monkeypatch.setattr(child, "send", send_then_die)
+    monkeypatch.setattr(child, "receive", receive_then_die)
     with pytest.raises(ProviderError) as raised:
         transcribe(whisper, speech)
     assert raised.value.code == "provider_unavailable"
     assert whisper.child_pid is None and not alive(child.pid)
     assert transcribe(whisper, speech).transcription.text
+
+
+def test_a_kept_child_that_died_unseen_is_replaced_and_the_job_goes_on(
+    whisper: LocalWhisper, speech: Audio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed between jobs, and not yet reaped when the next job looks (poll() says alive)."""
+    transcribe(whisper, speech)
+    child = whisper._child
+    assert child is not None
+    os.kill(child.pid, signal.SIGKILL)
+    wait_until_gone(child.pid)
+    monkeypatch.setattr(child.process, "poll", lambda: None)
+
+    run = transcribe(whisper, speech)
+
+    assert run.transcription.text and run.pid not in (None, child.pid)
 
 
 def test_close_stops_the_child(whisper: LocalWhisper, speech: Audio) -> None:

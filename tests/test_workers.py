@@ -17,8 +17,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from app.db import ROOT
-from app.models import metadata
-from tests.support.live import live_server, query, table_names
+from tests.support.live import live_server, query, schema_tables, table_names
 from tests.support.postgres import fresh_schema, requires_postgres
 from tests.support.utils import PASSWORD
 
@@ -37,7 +36,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def assert_one_schema_at_head(database_url: str) -> None:
-    assert table_names(database_url) == set(metadata.tables) | {"alembic_version"}
+    assert table_names(database_url) == schema_tables(database_url)
     assert query(database_url, "SELECT version_num FROM alembic_version") == [(HEAD,)]
 
 

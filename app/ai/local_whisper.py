@@ -55,6 +55,10 @@ class _ChildFailed(Exception):
     """The child died, or wrote something that is not the protocol."""
 
 
+class _Retry(Exception):
+    """A child kept from an earlier job failed: ask a new one."""
+
+
 @functools.cache
 def _sha256(path: Path) -> str:
     """Hashed once per process: model.bin is 75 MB."""
@@ -209,27 +213,48 @@ class LocalWhisper:
             if self._child is not None and self._child.process.poll() is not None:
                 logger.warning("Whisper child %d had exited", self._child.pid)
                 self._discard(self._child)  # killed between jobs (out of memory, an operator)
-            child = self._child or self._start(on_progress)
             try:
-                child.send(request)
-                answer = self._answer(child, on_progress, duration)
-                if "ok" in answer:
-                    return self._transcription(answer["ok"], duration)
-                error = _child_error(answer)
-                if error is None:
-                    raise _ChildFailed(f"the child answered {answer!r:.80}")
-            except _ChildFailed as failure:
-                logger.error("Whisper child %d failed: %s", child.pid, failure)
-                self._discard(child)
-                raise ProviderError(
-                    "provider_unavailable", "The local speech-to-text model stopped working"
-                ) from None
-            except BaseException:  # on_progress raised: the job stops, and so does the child
-                self._discard(child)
-                raise
-            raise error  # the child could not do this one, and waits for the next
+                return self._ask(request, on_progress, duration)
+            except _Retry:  # a child kept from an earlier job had died unseen: a new one
+                return self._ask(request, on_progress, duration)
         finally:
             self._lock.release()
+
+    def _ask(
+        self, request: dict[str, Any], on_progress: Progress, duration: float
+    ) -> Transcription:
+        """One request to the child (started now if there is none). _Retry when a child kept
+        from an earlier job fails before it said a word (it had died between jobs, unseen);
+        ProviderError when a fresh one fails, or one that had started on this request."""
+        kept = self._child
+        child = kept or self._start(on_progress)
+        heard = False
+
+        def progress(seconds: float) -> None:
+            nonlocal heard
+            heard = True
+            on_progress(seconds)
+
+        try:
+            child.send(request)
+            answer = self._answer(child, progress, duration)
+            if "ok" in answer:
+                return self._transcription(answer["ok"], duration)
+            error = _child_error(answer)
+            if error is None:
+                raise _ChildFailed(f"the child answered {answer!r:.80}")
+        except _ChildFailed as failure:
+            logger.error("Whisper child %d failed: %s", child.pid, failure)
+            self._discard(child)
+            if kept is not None and not heard:
+                raise _Retry from None
+            raise ProviderError(
+                "provider_unavailable", "The local speech-to-text model stopped working"
+            ) from None
+        except BaseException:  # on_progress raised: the job stops, and so does the child
+            self._discard(child)
+            raise
+        raise error  # the child could not do this one, and waits for the next
 
     def close(self) -> None:
         """Stop the child, if one runs (a later transcription would start another)."""

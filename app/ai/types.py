@@ -1,13 +1,14 @@
-"""What every speech-to-text provider returns, and the one error it raises.
+"""What every provider returns (speech to text, summaries), and the one error it raises.
 
 Times are seconds from the start of the audio the provider was given; the caller offsets them
-onto the video's timeline where it sent a piece of it.
+onto the video's timeline where it sent a piece of it. A summary's chapter times are on the
+video's timeline (the transcript's).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 ProviderErrorCode = Literal[
     "provider_unavailable", "provider_rejected", "provider_timeout", "no_audio"
@@ -83,4 +84,42 @@ class Transcriber(Protocol):
         self, audio: Path, *, language: str | None, duration: float, on_progress: Progress
     ) -> Transcription:
         """Speech to text of a 16 kHz mono audio file of `duration` seconds."""
+        ...
+
+
+@dataclass
+class Chapter:
+    start: float  # seconds from the start of the video: a transcript segment's start
+    title: str
+
+
+@dataclass
+class Summarization:
+    language: str  # ISO 639-1: the requested one, else the transcript's
+    summary: str
+    chapters: list[Chapter]  # first at 0.0, rising, within the video
+    keywords: list[str]
+    provider: str
+    model: str
+    usage: list[Usage] = field(default_factory=list)  # one per chat call
+
+
+class Summarizer(Protocol):
+    provider: str  # "openai"
+    model: str
+
+    def summarize(
+        self,
+        segments: list[dict[str, Any]],
+        *,
+        language: str | None,
+        transcript_language: str,
+        duration: float,
+        on_progress: Callable[[float], None],
+    ) -> Summarization:
+        """Summary, chapters and keywords of a stored transcript's segments (`{start, end,
+        text, words}` dicts), in `language` (ISO 639-1), or the transcript's when None.
+
+        `on_progress(share)` (0..1) is called after each provider call; it may raise (the job
+        was canceled): the exception goes through and no further call is made."""
         ...

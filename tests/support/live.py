@@ -127,6 +127,16 @@ def table_names(database_url: str) -> set[str]:
         engine.dispose()
 
 
+def schema_tables(database_url: str) -> set[str]:
+    """The tables a database at head has: the models', Alembic's own, and on SQLite the
+    full-text tables the search migration makes beside them (app/search.py)."""
+    from app.models import metadata
+    from app.search import FTS_TABLES
+
+    fts = FTS_TABLES if database_url.startswith("sqlite") else frozenset()
+    return set(metadata.tables) | {"alembic_version"} | fts
+
+
 @contextmanager
 def worker_process(
     database_url: str, env: dict[str, str], *, code: str | None = None, log: Path | None = None

@@ -9,7 +9,8 @@ file's path), stopped by its process id; `openai_server()` does both. Endpoints:
                                  sound (" segment 1", " segment 2", ... counted within the
                                  upload), two words each, `duration` = the decoded duration
   POST /v1/chat/completions      JSON (model, messages, response_format): a chat completion
-                                 whose content is scripted (default: "fake answer")
+                                 whose content is scripted (default: "fake answer"); the
+                                 request's JSON body is recorded as `json`
   POST /_control/script          {"endpoint": "audio/transcriptions" | "chat/completions",
                                   "responses": [plan, ...]}: the next answers, one per request
   GET  /_control/requests        what was received, in order
@@ -25,12 +26,18 @@ A plan is a dict; any of:
   omit, set             keys dropped from / set in the made-up transcript ("words",
                         "segments", "text", {"language": "english"}, {"usage": {...}})
   content, usage        chat: the message content and usage
+  summarize             chat: the content is a summary made up from the request, valid for
+                        app/ai/openai_summarize.py: chapters at the first and the middle
+                        `[mm:ss]`/`[h:mm:ss]` mark of the <transcript> block, in seconds
+                        (none without one), keywords ["alpha", "beta"]
 A status >= 400 without `body`/`json` answers OpenAI's error shape.
 """
 
 import argparse
 import asyncio
 import io
+import json
+import re
 import sys
 import time
 from collections import deque
@@ -113,6 +120,25 @@ def transcript(audio: bytes, language: str | None) -> dict[str, Any]:
     }
 
 
+MARK = re.compile(r"^\[(?:(\d+):)?(\d+):(\d\d)\]", re.MULTILINE)
+
+
+def made_up_summary(payload: dict[str, Any]) -> str:
+    """A summary answer to a chat request: chapters at its transcript's first and middle marks."""
+    user = " ".join(
+        str(m.get("content", "")) for m in payload.get("messages", []) if m.get("role") == "user"
+    )
+    block = re.search(r"<transcript>(.*)</transcript>", user, re.DOTALL)
+    marks = MARK.findall(block.group(1)) if block else []
+    seconds = [int(h or 0) * 3600 + int(m) * 60 + int(s) for h, m, s in marks]
+    chosen = sorted({seconds[0], seconds[len(seconds) // 2]}) if seconds else []
+    chapters = [{"start": start, "title": f"Chapter at {start} s"} for start in chosen]
+    what = f"{len(seconds)} lines" if block else "the parts"
+    return json.dumps(
+        {"summary": f"A summary of {what}.", "chapters": chapters, "keywords": ["alpha", "beta"]}
+    )
+
+
 def error_body(status: int, message: str) -> dict[str, Any]:
     kind = "server_error" if status >= 500 else "invalid_request_error"
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
@@ -189,14 +215,15 @@ def create_app(api_key: str) -> FastAPI:
             return answer
         if not entry["authorization_ok"]:
             return JSONResponse(error_body(401, "Incorrect API key provided"), 401)
-        content = plan.get("content", "fake answer")
+        content = made_up_summary(payload) if plan.get("summarize") else "fake answer"
+        content = plan.get("content", content)
         prompt = sum(len(str(m.get("content", ""))) for m in payload.get("messages", []))
         usage = plan.get(
             "usage",
             {
                 "prompt_tokens": prompt // 4 + 1,
-                "completion_tokens": len(content) // 4 + 1,
-                "total_tokens": prompt // 4 + len(content) // 4 + 2,
+                "completion_tokens": len(content or "") // 4 + 1,
+                "total_tokens": prompt // 4 + len(content or "") // 4 + 2,
             },
         )
         return JSONResponse(
