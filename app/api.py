@@ -72,6 +72,8 @@ from app.models import (
     ProcessingJobRead,
     RefreshRequest,
     SearchPage,
+    Summary,
+    SummaryRead,
     Token,
     Transcript,
     TranscriptRead,
@@ -93,7 +95,6 @@ from app.openapi_responses import (
     BAD_PASSWORD,
     BAD_TOKEN,
     ERROR_DETAIL_SCHEMA,
-    IDEMPOTENCY_ERRORS,
     JOB_NOT_FOUND,
     JPEG,
     LOGIN_ERRORS,
@@ -675,7 +676,10 @@ def _read_job(engine: Engine, job_id: int) -> ProcessingJob | None:
         **BAD_TOKEN,
         402: error("Insufficient credits"),
         **VIDEO_NOT_FOUND,
-        **IDEMPOTENCY_ERRORS,
+        409: error(
+            "Video not ready, without audio (transcribe), not transcribed (summarize), or a "
+            "request with this Idempotency-Key still in progress"
+        ),
         **TOO_LARGE,
         503: error("The kind's AI provider is not configured (the detail names the setting)"),
     },
@@ -690,9 +694,14 @@ async def create_video_job(
     queue: QueueDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
+    transcribed = await db.call(session, crud.latest_transcript, video_id=video.id) is not None
     try:
         kind, options = kinds.order(
-            job_create.kind, job_create.options, has_audio=video.has_audio, settings=settings
+            job_create.kind,
+            job_create.options,
+            has_audio=video.has_audio,
+            transcribed=transcribed,
+            settings=settings,
         )
     except kinds.InvalidOptions as invalid:
         raise RequestValidationError(invalid.errors) from None
@@ -731,16 +740,23 @@ async def create_video_job(
 @router.get(
     "/jobs/{job_id:int}/result",
     tags=["jobs"],
-    summary="Download what a job produced (extract_audio: FLAC; transcribe: the Transcript)",
+    summary="Download what a job produced (FLAC audio, a Transcript or a Summary)",
     response_class=FileResponse,
     responses={
         200: {
             "content": {
                 "audio/flac": {"schema": {"type": "string", "format": "binary"}},
-                "application/json": {"schema": {"$ref": "#/components/schemas/TranscriptRead"}},
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/TranscriptRead"},
+                            {"$ref": "#/components/schemas/SummaryRead"},
+                        ]
+                    }
+                },
             },
             "description": "The job's result: extract_audio's 16 kHz mono FLAC, transcribe's "
-            "Transcript as JSON",
+            "Transcript or summarize's Summary as JSON",
         },
         **BAD_TOKEN,
         404: error("No such job, or it has not succeeded (yet)"),
@@ -814,6 +830,20 @@ async def _transcript_of(video: VideoSource, session: Session) -> Transcript:
 )
 async def get_video_transcript(video: OwnedVideo, session: SessionDep) -> Transcript:
     return await _transcript_of(video, session)
+
+
+@router.get(
+    "/videos/{video_id:int}/summary",
+    tags=["videos"],
+    summary="The video's summary, chapters and keywords (its newest summarize job's)",
+    response_model=SummaryRead,
+    responses={**VIDEO_AUTH, 404: error("No such video (or not yours), or no summary yet")},
+)
+async def get_video_summary(video: OwnedVideo, session: SessionDep) -> Summary:
+    summary = await db.call(session, crud.latest_summary, video_id=video.id)
+    if summary is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Summary not found")
+    return summary
 
 
 CaptionFormat = Literal["vtt", "srt"]

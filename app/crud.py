@@ -23,6 +23,7 @@ from app.models import (
     ProcessingJob,
     RefreshToken,
     SearchHit,
+    Summary,
     Token,
     Transcript,
     User,
@@ -646,6 +647,17 @@ def latest_transcript(session: Session, *, video_id: int) -> Transcript | None:
         select(Transcript)
         .where(Transcript.video_id == video_id)
         .order_by(col(Transcript.job_id).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
+def latest_summary(session: Session, *, video_id: int) -> Summary | None:
+    """The summary of the video's newest succeeded `summarize` job."""
+    query = (
+        select(Summary)
+        .where(Summary.video_id == video_id)
+        .order_by(col(Summary.job_id).desc())
         .limit(1)
     )
     return session.exec(query).first()

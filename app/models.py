@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, ConfigDict, WithJsonSchema
+from pydantic import AfterValidator, ConfigDict, StringConstraints, WithJsonSchema
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -638,14 +638,17 @@ class JobCreate(SQLModel):
     )
 
 
+# An ISO 639-1 code: two lower-case letters.
+LanguageCode = Annotated[str, StringConstraints(pattern="^[a-z]{2}$")]
+
+
 class TranscribeOptions(SQLModel):
     """The options of a `transcribe` job."""
 
     model_config = ConfigDict(extra="forbid")
 
-    language: str | None = Field(
+    language: LanguageCode | None = Field(
         default=None,
-        regex="^[a-z]{2}$",
         description="The spoken language as an ISO 639-1 code; null to detect it",
     )
 
@@ -726,6 +729,62 @@ class TranscriptRead(TranscriptBase):
     job_id: int = Field(description="The transcribe job that made it")
     segments: list[TranscriptSegment] = Field(description="What was said, in order")
     created_at: datetime = Field(description="When the transcript was made (UTC)")
+
+
+# ---- Summaries: what a video is about, from its transcript (docs/phase-3-ai.md).
+
+
+class SummarizeOptions(SQLModel):
+    """The options of a `summarize` job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    language: LanguageCode | None = Field(
+        default=None,
+        description="The summary's language as an ISO 639-1 code; null: the transcript's",
+    )
+
+
+class SummaryChapter(SQLModel):
+    """Where a part of the video starts, and what it is about."""
+
+    start: float = Field(description="Seconds from the start of the video (a segment's start)")
+    title: str = Field(description="A short title")
+
+
+class SummaryBase(SQLModel):
+    language: str = Field(max_length=8, description="The summary's language, ISO 639-1")
+    summary: str = Field(sa_type=Text, description="A few sentences on what the video says")
+    provider: str = Field(max_length=50, description="Who wrote it: `openai` (any compatible)")
+    model: str = Field(max_length=100, description="The model, e.g. `gpt-4o-mini`")
+
+
+class Summary(SummaryBase, table=True):
+    __tablename__ = "summaries"
+    __table_args__ = (Index("ix_summaries_video_id_job_id", "video_id", "job_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    video_id: int = Field(foreign_key="video_sources.id", ondelete="CASCADE")
+    job_id: int = Field(foreign_key="processing_jobs.id", ondelete="CASCADE", unique=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    # SummaryChapter dicts, and the keywords.
+    chapters: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    keywords: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class SummaryRead(SummaryBase):
+    """What a video is about: a summary, chapters to jump to, keywords."""
+
+    model_config = ALWAYS_SENT
+
+    video_id: int = Field(description="The video summarised")
+    job_id: int = Field(description="The summarize job that made it")
+    chapters: list[SummaryChapter] = Field(
+        description="The video's parts: the first at 0.0, rising, each within the video"
+    )
+    keywords: list[str] = Field(description="What it is about, in a few words")
+    created_at: datetime = Field(description="When the summary was made (UTC)")
 
 
 # ---- Search: the newest transcript of each video, one row per segment (docs/phase-3-ai.md).

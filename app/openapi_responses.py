@@ -72,8 +72,5 @@ UPLOAD_BODY = {
     }
 }
 TOO_MANY_INGESTS = {429: error("Too many videos processing at once (see Retry-After)")}
-IDEMPOTENCY_ERRORS = {
-    409: error("Video not ready, or a request with this Idempotency-Key still in progress"),
-}
 ADMIN = {401: BAD_TOKEN[401], 403: error("Not a superuser, or an inactive user")}
 USER_NOT_FOUND = {404: error("No such user")}

@@ -54,7 +54,6 @@ def test_only_priced_kinds_are_for_sale():
 
 def test_every_price_setting_belongs_to_a_kind():
     prices = {name for name in Settings.model_fields if re.fullmatch(r"price_\w+_per_minute", name)}
-    # summarize is priced by the contract before its kind lands (docs/phase-3-ai.md).
-    assert prices - {"price_summarize_per_minute"} == {
+    assert prices == {
         kind.price_setting for kind in for_sale().values()
     }

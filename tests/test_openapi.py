@@ -136,6 +136,7 @@ def test_operation_ids_are_the_camel_case_of_the_route_function_names(client: Te
         "get_ai_usage_totals": "getAiUsageTotals",
         "search_transcripts": "searchTranscripts",
         "search_video_transcript": "searchVideoTranscript",
+        "get_video_summary": "getVideoSummary",
     }
     document = client.app.openapi()
     # A list, not a set: two routes with one function name would merge two SDK functions.

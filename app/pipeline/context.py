@@ -2,6 +2,7 @@
 report progress and to learn that it should stop."""
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from app.models import ProcessingJob, VideoSource
 from app.pipeline import jobs
 from app.pipeline.media import Sandbox
 from app.storage import Storage, job_key
+
+REPORT_EVERY_SECONDS = 0.5
 
 
 class JobStopped(Exception):
@@ -73,6 +76,21 @@ class JobContext:
         self._reported = (stage, progress)
         if not ours or self.lost.is_set() or self._stopping.is_set():
             raise JobStopped
+
+    def reporter(self, stage: str, start: float, end: float) -> Callable[[float], None]:
+        """A progress callback for a long step (an AI provider's): the share of `stage` done
+        (0..1) becomes a checkpoint between `start` and `end`, written at most every
+        REPORT_EVERY_SECONDS (each is a database write, and the cancel check)."""
+        last = 0.0
+
+        def report(share: float) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= REPORT_EVERY_SECONDS:
+                last = now
+                self.checkpoint(stage, round(start + (end - start) * min(max(share, 0.0), 1.0), 3))
+
+        return report
 
     def update_video(self, **values: Any) -> None:
         """Change the video now (not only when the job succeeds), while the job is still ours."""

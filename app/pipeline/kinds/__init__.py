@@ -22,10 +22,11 @@ from sqlmodel import SQLModel
 
 from app.ai import factory
 from app.config import Settings
-from app.models import JobKindRead, NoOptions, TranscribeOptions
+from app.models import JobKindRead, NoOptions, SummarizeOptions, TranscribeOptions
 from app.pipeline.context import JobContext
 from app.pipeline.kinds.extract_audio import extract_audio
 from app.pipeline.kinds.ingest import ingest
+from app.pipeline.kinds.summarize import summarize
 from app.pipeline.kinds.transcribe import transcribe
 
 JobFunction = Callable[[JobContext], dict[str, Any]]
@@ -48,6 +49,15 @@ def _transcriber(settings: Settings) -> tuple[str, str] | None:
     return transcriber.provider, transcriber.model
 
 
+def _summarizer(settings: Settings) -> tuple[str, str] | None:
+    summarizer = factory.make_summarizer(settings)
+    return (
+        (summarizer.provider, summarizer.model)
+        if summarizer
+        else ("openai", settings.openai_summary_model)
+    )
+
+
 def _transcriber_languages(settings: Settings) -> frozenset[str] | None:
     return factory.make_transcriber(settings).languages()
 
@@ -61,6 +71,7 @@ class JobKind:
     price_setting: str | None = None  # the Settings field: credits per started minute
     options: type[SQLModel] = NoOptions  # what POST /videos/{id}/jobs takes as `options`
     needs_audio: bool = False  # refused (409) at the request for a video without sound
+    needs_transcript: bool = False  # refused (409) at the request before a transcript
     # Why it cannot be bought now (the 503's detail, naming the setting to set), or None.
     unavailable: Callable[[Settings], str | None] = _always_available
     provider: Callable[[Settings], tuple[str, str] | None] = _no_provider  # (provider, model)
@@ -101,6 +112,17 @@ KINDS: dict[str, JobKind] = {
             unavailable=factory.transcriber_unavailable,
             provider=_transcriber,
             languages=_transcriber_languages,
+        ),
+        JobKind(
+            name="summarize",
+            run=summarize,
+            description="A summary, chapters and keywords, from the video's transcript",
+            result_type="application/json",
+            price_setting="price_summarize_per_minute",
+            options=SummarizeOptions,
+            needs_transcript=True,
+            unavailable=factory.summarizer_unavailable,
+            provider=_summarizer,
         ),
     )
 }
@@ -144,11 +166,17 @@ class InvalidOptions(Exception):
 
 
 def order(
-    name: str, options: dict[str, Any] | None, *, has_audio: bool | None, settings: Settings
+    name: str,
+    options: dict[str, Any] | None,
+    *,
+    has_audio: bool | None,
+    transcribed: bool,
+    settings: Settings,
 ) -> tuple[JobKind, dict[str, Any] | None]:
     """The kind a user asks to buy, and its options as they will be stored; InvalidOptions
     (422) for an unknown kind, unknown or bad options or a language the model lacks, Refused
-    for a provider that is not configured (503) or a video without sound (409)."""
+    for a provider that is not configured (503), a video without sound or without a
+    transcript (409)."""
     kinds = for_sale()
     if name not in kinds:
         choices = ", ".join(f"'{kind}'" for kind in sorted(kinds))
@@ -178,5 +206,7 @@ def order(
         )
     if kind.needs_audio and has_audio is False:
         raise Refused(409, "Video has no audio")
+    if kind.needs_transcript and not transcribed:
+        raise Refused(409, "Transcribe the video first")
     stored = parsed.model_dump(exclude_unset=False)
     return kind, (stored or None)

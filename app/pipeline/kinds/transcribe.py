@@ -10,7 +10,6 @@ PRICE_TRANSCRIBE_PER_MINUTE.
 """
 
 import tempfile
-import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,6 @@ MEDIA_TYPE = "application/json"
 # Where in 0..1 each stage starts; transcribing fills most of it, by audio time.
 TRANSCRIBING_AT = 0.1
 STORING_AT = 0.96
-REPORT_EVERY_SECONDS = 0.5  # progress writes (and cancel checks) while the model works
 # The loudest sample of audio that is digital silence (of 1.0 full scale): nothing to transcribe.
 SILENCE_PEAK = 0.001
 
@@ -45,11 +43,13 @@ def transcribe(ctx: JobContext) -> dict[str, Any]:
         audio = Path(scratch) / "audio.flac"
         duration = _extract(source, audio, ctx)
         ctx.checkpoint("transcribing", TRANSCRIBING_AT)
+        report = ctx.reporter("transcribing", TRANSCRIBING_AT, STORING_AT)
+
+        def by_audio_time(seconds: float) -> None:
+            report(seconds / duration if duration > 0 else 0.0)
+
         result = ctx.ai.transcriber().transcribe(
-            audio,
-            language=options.language,
-            duration=duration,
-            on_progress=_reporter(ctx, duration),
+            audio, language=options.language, duration=duration, on_progress=by_audio_time
         )
         ctx.checkpoint("storing", STORING_AT)
         transcript = _transcript(ctx, result)
@@ -83,24 +83,6 @@ def _extract(source: Path, audio: Path, ctx: JobContext) -> float:
     if sound["peak"] < SILENCE_PEAK:
         raise MediaError("no_audio", "The audio track is silent")
     return sound["duration_seconds"]
-
-
-def _reporter(ctx: JobContext, duration: float):  # noqa: ANN202 - a Progress
-    """Progress by audio time, written at most every REPORT_EVERY_SECONDS (each a database write
-    and a cancel check); the provider calls it as the model advances."""
-    last = 0.0
-
-    def report(seconds: float) -> None:
-        nonlocal last
-        now = time.monotonic()
-        if now - last < REPORT_EVERY_SECONDS:
-            return
-        last = now
-        share = min(max(seconds / duration, 0.0), 1.0) if duration > 0 else 0.0
-        span = STORING_AT - TRANSCRIBING_AT
-        ctx.checkpoint("transcribing", round(TRANSCRIBING_AT + span * share, 3))
-
-    return report
 
 
 def _transcript(ctx: JobContext, result: Transcription) -> Transcript:
