@@ -196,7 +196,7 @@ def test_another_users_video_is_404_and_charges_no_one(client, token, engine, tm
     assert balance(client, token) == 5 and balance(client, bob) == 5
 
 
-@pytest.mark.parametrize("kind", ["ingest", "summarize", ""])
+@pytest.mark.parametrize("kind", ["ingest", "clip", ""])
 def test_a_kind_that_is_not_for_sale_is_422(client, token, engine, tmp_path, kind):
     video = ready_video(client, token, media.mp4(tmp_path / "clip.mp4"))
 

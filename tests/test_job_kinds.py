@@ -54,6 +54,4 @@ def test_only_priced_kinds_are_for_sale():
 
 def test_every_price_setting_belongs_to_a_kind():
     prices = {name for name in Settings.model_fields if re.fullmatch(r"price_\w+_per_minute", name)}
-    assert prices == {
-        kind.price_setting for kind in for_sale().values()
-    }
+    assert prices == {kind.price_setting for kind in for_sale().values()}

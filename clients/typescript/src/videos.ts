@@ -11,6 +11,7 @@ import {
   getJobResult,
   getVideo,
   getVideoCaptions,
+  getVideoSummary,
   getVideoTranscript,
   listAiUsage,
   listCreditTransactions,
@@ -131,6 +132,34 @@ async function checkTranscription(): Promise<void> {
   const call = usage.data?.data[0];
   assert(call?.job_id === job.id && call.provider === 'local' && (call.audio_seconds ?? 0) > 1, 'usage');
   console.log(`ok  captions (WebVTT) and the usage row (${call.audio_seconds} s of audio)`);
+  await checkSummary(video);
+}
+
+/** Buy a summary of the transcribed video from the test's OpenAI-compatible server (scripted
+ * through its control route to answer a valid summary) and read it. */
+async function checkSummary(video: VideoSourceRead): Promise<void> {
+  const provider = process.env.E2E_OPENAI_URL;
+  if (!provider) {
+    console.log('--  summary skipped (E2E_OPENAI_URL not set)');
+    return;
+  }
+  const scripted = await fetch(`${provider}/_control/script`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ endpoint: 'chat/completions', responses: [{ summarize: true }] }),
+  });
+  assert(scripted.ok, `scripting the test provider: ${scripted.status}`);
+  const bought = await createVideoJob({ path: { video_id: video.id }, body: { kind: 'summarize' } });
+  assert(bought.response.status === 202 && bought.data !== undefined, 'summarize bought');
+  const job = await finished(bought.data, 60);
+  assert(job.status === 'succeeded', `summarize ended ${job.status}: ${JSON.stringify(job.error)}`);
+  const summary = await getVideoSummary({ path: { video_id: video.id } });
+  assert(summary.data !== undefined && summary.data.summary.length > 0, 'a summary');
+  assert(summary.data.chapters[0]?.start === 0, 'the first chapter starts at 0');
+  const usage = await listAiUsage();
+  const call = usage.data?.data[0];
+  assert(call?.job_id === job.id && call.tokens_input > 0, 'the chat call is accounted');
+  console.log(`ok  summarize -> ${summary.data.chapters.length} chapters, keywords ${summary.data.keywords.join(', ')}`);
 }
 
 /** Buy extract_audio (the server gives new users DEFAULT_CREDITS), retry it with the same
