@@ -384,3 +384,25 @@ def test_a_model_directory_without_its_tokenizer_is_refused(tmp_path: Path, spee
         transcribe(provider, speech)
     assert raised.value.code == "provider_unavailable" and "incomplete" in raised.value.message
     assert provider.child_pid is None
+
+
+def test_long_audio_goes_to_the_model_in_pieces_on_one_timeline(
+    whisper: LocalWhisper, speech: Audio, first: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pieces bound the child's memory (faster-whisper holds a file's samples); the sentences
+    come back whole enough, with rising times over the whole audio and a usage entry a piece."""
+    monkeypatch.setattr(local_whisper, "PIECE_SECONDS", speech.seconds / 3)
+
+    run = transcribe(whisper, speech)
+
+    assert len(run.transcription.usage) >= 3
+    assert sum(u.audio_seconds for u in run.transcription.usage) == pytest.approx(
+        speech.seconds, abs=0.01
+    )
+    times = [t for s in run.transcription.segments for t in (s.start, s.end)]
+    assert times == sorted(times) and times[-1] <= speech.seconds
+    assert times[-1] > 2 * speech.seconds / 3  # the last piece's words are where they were said
+    assert word_error_rate(SENTENCES, run.transcription.text) <= 0.35  # cuts cost a few words
+    assert run.progress == sorted(run.progress) and run.progress[-1] == pytest.approx(
+        speech.seconds, abs=0.5
+    )

@@ -27,7 +27,7 @@ def transcriber_unavailable(settings: Settings) -> str | None:
         return None
     if settings.local_whisper_model is None:
         try:
-            packaged_model_dir()
+            packaged_model_dir(verify=False)  # on the request path: the worker hashes it
         except ProviderError as error:
             return f"{error.message}: install requirements.txt or set LOCAL_WHISPER_MODEL"
     return None

@@ -28,10 +28,13 @@ import os
 import select
 import subprocess
 import sys
+import tempfile
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from app.ai import chunking
 from app.ai.types import Progress, ProviderError, Segment, Transcription, Usage, Word
 from app.config import Settings
 
@@ -47,6 +50,9 @@ MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 MULTILINGUAL_VOCABULARY = 51865  # Whisper's rule: English-only models have fewer tokens
 CHILD_COMMAND = [sys.executable, "-m", "app.ai.whisper_child"]  # + model, threads, niceness
 POLL_SECONDS = 5.0
+# Audio longer than this goes to the model in pieces (see LocalWhisper.transcribe).
+PIECE_SECONDS = 1800.0
+PIECE_BYTES = 1 << 40  # no size limit on a local piece: only its length counts
 STOP_SECONDS = 5.0
 ERROR_CODES = {"provider_unavailable", "provider_rejected", "provider_timeout", "no_audio"}
 
@@ -66,8 +72,9 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(file, "sha256").hexdigest()
 
 
-def packaged_model_dir() -> Path:
-    """The directory of the packaged model, checked: its files are there, model.bin is pinned."""
+def packaged_model_dir(*, verify: bool = True) -> Path:
+    """The directory of the packaged model, checked: its files are there, and (`verify`, before
+    loading it) model.bin has the pinned SHA-256 (75 MB hashed once per process)."""
     try:
         directory = importlib.resources.files(PACKAGED_MODEL_PACKAGE) / "model"
     except ModuleNotFoundError:
@@ -77,6 +84,8 @@ def packaged_model_dir() -> Path:
     if not isinstance(directory, Path):  # inside a zip: faster-whisper needs real files
         raise ProviderError("provider_unavailable", "The packaged model is not on the filesystem")
     _check_files(directory)
+    if not verify:
+        return directory
     actual = _sha256(directory / "model.bin")
     if actual != MODEL_SHA256:
         logger.error("%s/model.bin has SHA-256 %s, not %s", directory, actual, MODEL_SHA256)
@@ -200,6 +209,31 @@ class LocalWhisper:
 
     def transcribe(
         self, audio: Path, *, language: str | None, duration: float, on_progress: Progress
+    ) -> Transcription:
+        """The whole file at once, or, when longer than PIECE_SECONDS, in pieces cut at
+        silences (faster-whisper holds a file's samples in memory: 4 hours are about 1 GB),
+        their times put back onto the audio's timeline; one usage entry per piece."""
+        if duration <= PIECE_SECONDS:
+            return self._transcribe_file(audio, language, duration, on_progress)
+        parts: list[tuple[float, Transcription]] = []
+        with tempfile.TemporaryDirectory(prefix="whisper-", dir=audio.parent) as folder:
+            pieces = chunking.iter_chunks(
+                audio, Path(folder), max_bytes=PIECE_BYTES, max_seconds=PIECE_SECONDS
+            )
+            with closing(pieces):
+                for piece in pieces:
+                    offset = piece.offset
+
+                    def progress(seconds: float, offset: float = offset) -> None:
+                        on_progress(offset + seconds)
+
+                    part = self._transcribe_file(piece.path, language, piece.duration, progress)
+                    piece.path.unlink(missing_ok=True)
+                    parts.append((offset, part))
+        return _joined(parts, duration)
+
+    def _transcribe_file(
+        self, audio: Path, language: str | None, duration: float, on_progress: Progress
     ) -> Transcription:
         request = {
             "audio": str(Path(audio).resolve()),  # the child runs in the repository's root
@@ -335,6 +369,39 @@ class LocalWhisper:
             model=self.model,
             usage=[Usage(provider=self.provider, model=self.model, audio_seconds=duration)],
         )
+
+
+def _joined(parts: list[tuple[float, Transcription]], duration: float) -> Transcription:
+    """The pieces' transcriptions as one, each piece's times moved by where it starts."""
+    first = parts[0][1]
+    segments = []
+    for offset, part in parts:
+        for segment in part.segments:
+            words = [
+                Word(
+                    start=round(min(w.start + offset, duration), 3),
+                    end=round(min(w.end + offset, duration), 3),
+                    word=w.word,
+                    probability=w.probability,
+                )
+                for w in segment.words or []
+            ]
+            segments.append(
+                Segment(
+                    start=round(min(segment.start + offset, duration), 3),
+                    end=round(min(segment.end + offset, duration), 3),
+                    text=segment.text,
+                    words=words,
+                )
+            )
+    return Transcription(
+        language=first.language,
+        duration_seconds=duration,
+        segments=segments,
+        provider=first.provider,
+        model=first.model,
+        usage=[call for _, part in parts for call in part.usage],
+    )
 
 
 def _child_error(answer: dict[str, Any]) -> ProviderError | None:
