@@ -68,7 +68,7 @@ test-browser: $(VENV)/.dev  ## /docs and /redoc in headless Chromium (installs c
 	  apt-get update -q && apt-get install -y -q chromium; }
 	$(BIN)/python -m pytest -p no:cacheprovider tests/browser -q
 
-bench: $(VENV)/.dev  ## project vs bare-FastAPI reference, printed as ratios
+bench: $(VENV)/.dev espeak  ## project vs bare-FastAPI reference, printed as ratios
 	bash bench/run.sh
 
 test-postgres: $(VENV)/.dev redis espeak  ## the suite against a throwaway PostgreSQL cluster

@@ -3,7 +3,6 @@
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Annotated, BinaryIO, Literal
 
-import anyio
 from fastapi import (
     APIRouter,
     BackgroundTasks,
@@ -20,7 +19,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app import account_emails, captions, crud, db, idempotency, openapi, pages, search, upload
@@ -48,6 +46,7 @@ from app.deps import (
     VerifiedUser,
     inactive_user,
 )
+from app.events import JobWatcher
 from app.idempotency import IdempotencyKeyHeader
 from app.models import (
     JOB_FINISHED,
@@ -622,7 +621,8 @@ async def cancel_job(job: OwnedJob, session: SessionDep) -> ProcessingJob:
     return job
 
 
-EVENTS_PER_SECOND = 4
+# A comment line this often on a quiet stream, so proxies do not cut it.
+KEEPALIVE_SECONDS = 15.0
 
 
 @router.get(
@@ -643,23 +643,19 @@ async def stream_job_events(
 ) -> AsyncIterable[ServerSentEvent]:
     """The job now (unless `Last-Event-ID` has seen it), then each change, read from the
     database so it works whichever process runs the job; ends after a final status."""
-    engine = request.app.state.engine
+    watcher: JobWatcher = request.app.state.job_watcher
     sent = last_event_id or 0
-    current: ProcessingJob | None = job
-    while current is not None:
-        if current.version > sent:
-            sent = current.version
-            data = ProcessingJobRead.model_validate(current).model_dump(mode="json")
-            yield ServerSentEvent(event="job", id=str(sent), data=data)
-        if current.status in JOB_FINISHED:
-            return
-        await anyio.sleep(1 / EVENTS_PER_SECOND)
-        current = await db.call_database(engine, _read_job, engine, job.id)
-
-
-def _read_job(engine: Engine, job_id: int) -> ProcessingJob | None:
-    with Session(engine) as session:
-        return crud.read_job(session, job_id)
+    # The process's watcher reads the database for every stream at once (app/events.py).
+    with watcher.watch(job) as watch:
+        while (current := watch.job) is not None:
+            if current.version > sent:
+                sent = current.version
+                data = ProcessingJobRead.model_validate(current).model_dump(mode="json")
+                yield ServerSentEvent(event="job", id=str(sent), data=data)
+            if current.status in JOB_FINISHED or watch.closed:
+                return
+            if not await watch.wait_past(current.version, KEEPALIVE_SECONDS):
+                yield ServerSentEvent(comment="keep-alive")
 
 
 # ---- Credits: paid jobs, their results, the history (docs/phase-2-videos.md#credits)

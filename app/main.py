@@ -19,6 +19,7 @@ from app import db, docs_ui, openapi
 from app.api import router
 from app.body_limit import BodySizeLimit
 from app.config import Settings
+from app.events import JobWatcher
 from app.mail import Mailer
 from app.pipeline.worker import Worker
 from app.security import PasswordHasher
@@ -101,10 +102,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.storage = storage
         app.state.worker = worker = Worker(engine, settings, storage)
         app.state.queue = worker.queue  # what the routes enqueue on
+        # The event streams' watcher (app/events.py); this process's worker wakes it at once.
+        app.state.job_watcher = watcher = JobWatcher(engine)
+        worker.on_change = watcher.notify
         if settings.embedded_worker:
             worker.start()
         try:
-            yield
+            async with watcher.running():  # its end ends every open event stream
+                yield
         finally:
             if settings.embedded_worker:
                 worker.stop()

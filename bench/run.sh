@@ -31,5 +31,5 @@ run() {
 run bench/bench.py "$@"
 # Phase 2: upload throughput and memory, queue latency, probe time (about 3 minutes).
 run bench/videos.py
-# Phase 3: transcription speed, word error rate, memory, /me while it runs (about 2 minutes).
+# Phase 3: transcription speed, word error rate, memory, /me while it runs (about 2.5 minutes).
 run bench/transcribe.py

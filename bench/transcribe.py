@@ -25,7 +25,7 @@ and so is its model child, which inherits the server's CPU.
     `transcribing`, from before the load starts to after it ends); 3 alternating rounds, medians.
     Target: during <= 3x idle.
 
-Prints a table and writes bench/results/transcribe.json. About 3 minutes.
+Prints a table and writes bench/results/transcribe.json. About 2.5 minutes.
 """
 
 import json

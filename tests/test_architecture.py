@@ -19,7 +19,7 @@ LAYERS = [
         "app.openapi",
         independent=False,
     ),
-    Layer("app.crud", "app.mail", "app.throttle", independent=False),
+    Layer("app.crud", "app.mail", "app.throttle", "app.events", independent=False),
     "app.pipeline",
     Layer(
         "app.idempotency",

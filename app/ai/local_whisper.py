@@ -50,8 +50,9 @@ MODEL_FILES = ("model.bin", "config.json", "tokenizer.json")
 MULTILINGUAL_VOCABULARY = 51865  # Whisper's rule: English-only models have fewer tokens
 CHILD_COMMAND = [sys.executable, "-m", "app.ai.whisper_child"]  # + model, threads, niceness
 POLL_SECONDS = 5.0
-# Audio longer than this goes to the model in pieces (see LocalWhisper.transcribe).
-PIECE_SECONDS = 1800.0
+# Audio longer than this goes to the model in pieces (see LocalWhisper.transcribe): the child's
+# peak memory grows about 0.9 MiB per second of audio (bench/README.md), ~800 MiB at 600 s.
+PIECE_SECONDS = 600.0
 PIECE_BYTES = 1 << 40  # no size limit on a local piece: only its length counts
 STOP_SECONDS = 5.0
 ERROR_CODES = {"provider_unavailable", "provider_rejected", "provider_timeout", "no_audio"}
@@ -211,7 +212,8 @@ class LocalWhisper:
         self, audio: Path, *, language: str | None, duration: float, on_progress: Progress
     ) -> Transcription:
         """The whole file at once, or, when longer than PIECE_SECONDS, in pieces cut at
-        silences (faster-whisper holds a file's samples in memory: 4 hours are about 1 GB),
+        silences (faster-whisper holds a file's samples and features in memory: about 0.9 MiB
+        per second of audio),
         their times put back onto the audio's timeline; one usage entry per piece."""
         if duration <= PIECE_SECONDS:
             return self._transcribe_file(audio, language, duration, on_progress)

@@ -37,6 +37,7 @@ class JobContext:
         sandbox: Sandbox,
         ai: Providers,
         stopping: threading.Event,
+        on_change: Callable[[int], None] | None = None,
     ) -> None:
         self.job = job
         self.video = video
@@ -54,6 +55,7 @@ class JobContext:
         self._stopping = stopping  # set when the worker shuts down
         self._token = token
         self._reported: tuple[str, float] | None = None
+        self._on_change = on_change  # after a commit that changed the job (the event streams)
 
     @property
     def token(self) -> str:
@@ -73,6 +75,8 @@ class JobContext:
                     session, self.job.id, self._token, stage=stage, progress=progress, lease=lease
                 )
             session.commit()
+        if ours and self._reported != (stage, progress) and self._on_change is not None:
+            self._on_change(self.job.id)
         self._reported = (stage, progress)
         if not ours or self.lost.is_set() or self._stopping.is_set():
             raise JobStopped

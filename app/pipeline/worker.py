@@ -40,6 +40,9 @@ class Worker:
         self.queue = JobQueue(settings.queue_url, self.run_job)
         self.stopping = threading.Event()
         self._reaper: threading.Thread | None = None
+        # Called with a job's id after a commit that changed it (app.main: the event streams'
+        # watcher). Runs on the worker's threads; must not block.
+        self.on_change: Callable[[int], None] | None = None
 
     # ---- one job ---------------------------------------------------------------------------
 
@@ -51,6 +54,7 @@ class Worker:
             session.commit()
             if token is None:
                 return  # finished, canceled, deleted, or another worker has it
+            self._announce(job_id)
             job = session.get(ProcessingJob, job_id)
             video = session.get(VideoSource, job.video_id) if job else None
         if job is None or video is None:
@@ -65,6 +69,7 @@ class Worker:
             sandbox=self.sandbox,
             ai=self.ai,
             stopping=self.stopping,
+            on_change=self._announce,
         )
         heartbeat = threading.Thread(target=self._heartbeat, args=(context, token), daemon=True)
         heartbeat.start()
@@ -72,6 +77,7 @@ class Worker:
         try:
             succeeded = self._run(context, token)
         finally:
+            self._announce(job_id)  # how it ended (succeeded, failed, retried, released)
             context.lost.set()  # ends the heartbeat
             heartbeat.join()
             if not succeeded:
@@ -122,6 +128,13 @@ class Worker:
             session.commit()
         if changed and enqueue is not None:
             self.queue.enqueue(enqueue)
+
+    def _announce(self, job_id: int) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change(job_id)
+            except Exception:  # an announcement is a speed-up, never a reason to fail a job
+                logger.warning("Announcing a change of job %s failed", job_id, exc_info=True)
 
     def _heartbeat(self, context: JobContext, token: str) -> None:
         lease = self.settings.job_lease_seconds

@@ -1,0 +1,231 @@
+"""Live job progress for the event streams (`GET /jobs/{id}/events`): one watcher per process.
+
+However many streams are open, the process makes at most one database read per tick
+(TICK_SECONDS): the watched jobs whose `version` moved past the one each watch knows, and the
+watched jobs that no longer exist, in ONE query. Streams never read the database: each waits on
+its job's watch (an `anyio.Event`, replaced at every change, shared by all the streams of that
+job), which the watcher sets when it has read a newer row. With nothing watched a tick costs no
+query.
+
+Faster than a tick when the change is announced: `notify(job_id)`, thread-safe, is what the
+embedded worker calls after every commit that changed a job (app.main gives it to the Worker
+as its `on_change`); the watcher then reads at once. The tick stays the safety net, so no
+announcement is ever needed for correctness: changes made by standalone workers (other
+processes, other hosts) and by the API itself (cancel, delete) arrive within a tick.
+
+`close()` (the lifespan's end, or SIGTERM/SIGINT under uvicorn: see `running`) ends every
+stream. May import `app.db`, `app.models` and third-party libraries only.
+"""
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+from typing import Any
+
+import anyio
+from sqlalchemy import Engine, Integer, column, text
+
+from app import db
+from app.models import ProcessingJob
+
+logger = logging.getLogger("app.events")
+
+TICK_SECONDS = 0.25
+_COLUMNS = tuple(ProcessingJob.__table__.columns)  # type: ignore[attr-defined]
+
+
+class Watch:
+    """One job as the watcher last read it, shared by every stream that follows the job."""
+
+    __slots__ = ("job", "streams", "closed", "_changed")
+
+    def __init__(self, job: ProcessingJob) -> None:
+        self.job: ProcessingJob | None = job  # None once the job no longer exists
+        self.streams = 0
+        self.closed = False  # the watcher stopped: the streams end
+        self._changed = anyio.Event()
+
+    def _update(self, job: ProcessingJob | None) -> None:
+        self.job = job
+        self._wake()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, anyio.Event()
+        changed.set()
+
+    @property
+    def over(self) -> bool:
+        return self.job is None or self.closed
+
+    async def wait_past(self, version: int, timeout: float) -> bool:
+        """Until the job is newer than `version`, gone or the watcher closed: True; False when
+        `timeout` seconds passed first."""
+        with anyio.move_on_after(timeout):
+            while self.job is not None and not self.closed and self.job.version <= version:
+                await self._changed.wait()
+            return True
+        return False
+
+
+class JobWatcher:
+    def __init__(self, engine: Engine, tick_seconds: float = TICK_SECONDS) -> None:
+        self.engine = engine
+        self.tick_seconds = tick_seconds
+        self.closed = False
+        self.reads = 0  # queries made (for tests and the benchmark)
+        self._watches: dict[int, Watch] = {}
+        self._wake = anyio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ---- what the streams use ---------------------------------------------------------------
+
+    @property
+    def watched_jobs(self) -> int:
+        return len(self._watches)
+
+    @property
+    def streams(self) -> int:
+        return sum(watch.streams for watch in self._watches.values())
+
+    @contextmanager
+    def watch(self, job: ProcessingJob) -> Iterator[Watch]:
+        """Follow this job (as its caller just read it) until the block ends."""
+        assert job.id is not None
+        watch = self._watches.get(job.id)
+        if watch is None:
+            watch = self._watches[job.id] = Watch(job)
+        elif watch.job is not None and job.version > watch.job.version:
+            watch._update(job)  # the caller's read is newer than the watcher's last one
+        watch.closed = self.closed
+        watch.streams += 1
+        try:
+            yield watch
+        finally:
+            watch.streams -= 1
+            if watch.streams == 0 and self._watches.get(job.id) is watch:
+                del self._watches[job.id]
+
+    def notify(self, job_id: int) -> None:
+        """A job changed (its transaction committed): read now if it is watched. From any
+        thread; never blocks, never raises."""
+        loop = self._loop
+        if loop is None or self.closed or job_id not in self._watches:
+            return
+        with suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(self._poke)
+
+    def _poke(self) -> None:
+        self._wake.set()
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator["JobWatcher"]:
+        """Run the watcher while the block runs; at its end (or at SIGTERM/SIGINT first, under
+        uvicorn, which waits for open responses to finish before the lifespan ends) every
+        stream ends."""
+        self._loop = asyncio.get_running_loop()
+        self.closed = False
+        async with anyio.create_task_group() as group:
+            group.start_soon(self._run)
+            with self._close_on_exit_signals():
+                try:
+                    yield self
+                finally:
+                    self.close()
+                    group.cancel_scope.cancel()
+
+    def close(self) -> None:
+        """End every stream (each sends what it has not sent yet, then stops)."""
+        self.closed = True
+        for watch in self._watches.values():
+            watch.closed = True
+            watch._wake()
+
+    @contextmanager
+    def _close_on_exit_signals(self) -> Iterator[None]:
+        """uvicorn stops in this order: stop accepting, wait for every open response to end,
+        then the lifespan's shutdown. An event stream ends only when told, so the watcher
+        closes on the signal itself, then hands it to the handler it found (uvicorn's)."""
+        if threading.current_thread() is not threading.main_thread() or self._loop is None:
+            yield  # e.g. the test client's lifespan thread: the lifespan's end closes it
+            return
+        loop, installed = self._loop, {}
+
+        def chained(previous: Callable[[int, Any], Any]) -> Callable[[int, Any], None]:
+            def handler(signum: int, frame: Any) -> None:
+                loop.call_soon_threadsafe(self.close)  # the handler runs between bytecodes
+                previous(signum, frame)
+
+            return handler
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.getsignal(signum)
+            if callable(previous):  # a server's handler; not SIG_DFL/SIG_IGN
+                installed[signum] = (previous, chained(previous))
+                signal.signal(signum, installed[signum][1])
+        try:
+            yield
+        finally:
+            for signum, (previous, handler) in installed.items():
+                if signal.getsignal(signum) is handler:
+                    signal.signal(signum, previous)
+
+    async def _run(self) -> None:
+        while not self.closed:
+            with anyio.move_on_after(self.tick_seconds):
+                await self._wake.wait()
+            self._wake = anyio.Event()
+            try:
+                await self.read_changes()
+            except Exception:  # the database is away for a moment: the next tick tries again
+                logger.warning("The job watcher could not read the jobs", exc_info=True)
+
+    async def read_changes(self) -> None:
+        """One query for every watched job: the changed rows and the vanished ids; wakes their
+        streams. Nothing watched: no query."""
+        known = {
+            job_id: watch.job.version
+            for job_id, watch in self._watches.items()
+            if watch.job is not None
+        }
+        if not known:
+            return
+        self.reads += 1
+        # Inline on SQLite (microseconds, in this process), in a thread for a network database.
+        changed, gone = await db.call_database(self.engine, read_changed_jobs, self.engine, known)
+        for job in changed:
+            watch = self._watches.get(job.id)  # type: ignore[arg-type]
+            if watch is not None and watch.job is not None and job.version > watch.job.version:
+                watch._update(job)
+        for job_id in gone:
+            if (watch := self._watches.get(job_id)) is not None:
+                watch._update(None)
+
+
+def read_changed_jobs(
+    engine: Engine, known: dict[int, int]
+) -> tuple[list[ProcessingJob], list[int]]:
+    """The jobs whose version is past the known one, and the ids that no longer exist, in one
+    statement: the watched (id, version) pairs as a VALUES list (inlined integers: no limit on
+    the number of parameters; SQLite and PostgreSQL both name its columns column1, column2),
+    left-joined to processing_jobs by primary key."""
+    pairs = ", ".join(f"({int(job_id)}, {int(version)})" for job_id, version in known.items())
+    names = ", ".join(f"j.{c.name}" for c in _COLUMNS)
+    statement = text(
+        f"SELECT w.column1, {names} FROM (VALUES {pairs}) AS w "
+        "LEFT JOIN processing_jobs AS j ON j.id = w.column1 "
+        "WHERE j.id IS NULL OR j.version > w.column2"
+    ).columns(column("watched_id", Integer), *_COLUMNS)
+    changed, gone = [], []
+    with engine.connect() as connection:
+        for row in connection.execute(statement):
+            if row[1] is None:
+                gone.append(row[0])
+            else:
+                values = dict(zip((c.name for c in _COLUMNS), row[1:], strict=True))
+                changed.append(ProcessingJob(**values))
+    return changed, gone
