@@ -858,8 +858,11 @@ CaptionFormat = Literal["vtt", "srt"]
             },
             "description": "At most 42 characters a line, 2 lines and about 7 s a cue",
         },
-        **VIDEO_AUTH,
-        **NO_TRANSCRIPT,
+        # As JSON, not as the captions' media type: these answers come instead of captions.
+        **{
+            code: {**answer, "content": {"application/json": {"schema": ERROR_DETAIL_SCHEMA}}}
+            for code, answer in {**VIDEO_AUTH, **NO_TRANSCRIPT}.items()
+        },
     },
 )
 async def get_video_captions(
