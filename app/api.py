@@ -97,6 +97,7 @@ from app.openapi_responses import (
     JOB_NOT_FOUND,
     JPEG,
     LOGIN_ERRORS,
+    NOT_A_VIDEO_ID,
     REPLAYED,
     STORE_DOWN,
     TOO_LARGE,
@@ -528,7 +529,7 @@ async def list_videos(
     tags=["videos"],
     summary="One of your videos",
     response_model=VideoSourceRead,
-    responses={**VIDEO_AUTH, **VIDEO_NOT_FOUND},
+    responses={**VIDEO_AUTH, **VIDEO_NOT_FOUND, **NOT_A_VIDEO_ID},
 )
 async def get_video(video: OwnedVideoRead) -> VideoSourceRead:
     return video
@@ -539,7 +540,7 @@ async def get_video(video: OwnedVideoRead) -> VideoSourceRead:
     tags=["videos"],
     summary="Delete a video, its files and its jobs",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**VIDEO_AUTH, **VIDEO_NOT_FOUND, **STORE_DOWN},
+    responses={**VIDEO_AUTH, **VIDEO_NOT_FOUND, **STORE_DOWN, **NOT_A_VIDEO_ID},
 )
 async def delete_video(video: OwnedVideo, session: SessionDep, storage: StorageDep) -> None:
     await run_in_threadpool(crud.delete_video, session, video, storage)

@@ -35,6 +35,8 @@ ERROR_DETAIL_SCHEMA = {"$ref": "#/components/schemas/ErrorDetail"}
 JPEG = {"type": "string", "format": "binary", "description": "The JPEG image's bytes"}
 VIDEO_AUTH = {**BAD_TOKEN, **UNVERIFIED}
 VIDEO_NOT_FOUND = {404: error("No such video (or not yours)")}
+# /videos/upload and /videos/link are POST routes beside /videos/{id}: another method there is 405.
+NOT_A_VIDEO_ID = {405: error("`upload` or `link` in place of an id: those take POST only")}
 JOB_NOT_FOUND = {404: error("No such job (or not yours)")}
 
 
