@@ -144,7 +144,8 @@ def error_body(status: int, message: str) -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 
 
-def create_app(api_key: str) -> FastAPI:
+def create_app(api_key: str, *, summaries: bool = False) -> FastAPI:
+    """`summaries`: unscripted chat requests get a valid made-up summary (for `make run`)."""
     app = FastAPI()
     scripts: dict[str, deque[dict[str, Any]]] = {name: deque() for name in ENDPOINTS}
     received: list[dict[str, Any]] = []
@@ -215,7 +216,8 @@ def create_app(api_key: str) -> FastAPI:
             return answer
         if not entry["authorization_ok"]:
             return JSONResponse(error_body(401, "Incorrect API key provided"), 401)
-        content = made_up_summary(payload) if plan.get("summarize") else "fake answer"
+        made_up = plan.get("summarize", summaries)
+        content = made_up_summary(payload) if made_up else "fake answer"
         content = plan.get("content", content)
         prompt = sum(len(str(m.get("content", ""))) for m in payload.get("messages", []))
         usage = plan.get(
@@ -323,9 +325,12 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--api-key", default=DEFAULT_API_KEY)
+    parser.add_argument(
+        "--summaries", action="store_true", help="answer every chat request with a summary"
+    )
     arguments = parser.parse_args()
     uvicorn.run(
-        create_app(arguments.api_key),
+        create_app(arguments.api_key, summaries=arguments.summaries),
         host=arguments.host,
         port=arguments.port,
         log_level="warning",
