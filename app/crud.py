@@ -303,25 +303,12 @@ def rotate_refresh_token(
     family is revoked, so the newer token dies too. Two requests racing with one token: the
     conditional UPDATE lets exactly one through; the other counts as a reuse.
     """
-    row = session.exec(
-        select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(token))
-    ).first()
+    row = _find_token(session, RefreshToken, token)
     if row is None:
         session.commit()
         return None
-    now = utc_now()
-    used = session.exec(
-        update(RefreshToken)
-        .where(
-            col(RefreshToken.id) == row.id,
-            col(RefreshToken.used_at).is_(None),
-            col(RefreshToken.revoked_at).is_(None),
-            col(RefreshToken.expires_at) > now,
-        )
-        .values(used_at=now)
-    )
     token_id, user_id, family_id = row.id, row.user_id, row.family_id
-    if used.rowcount != 1:
+    if not _use_up(session, RefreshToken, row.id, col(RefreshToken.revoked_at).is_(None)):
         session.rollback()  # ends the transaction: the check below sees the winner's commit
         if _was_used(session, token_id):
             _revoke_families(session, col(RefreshToken.family_id) == family_id)
@@ -408,28 +395,40 @@ def use_account_token(session: Session, *, token: str, purpose: AccountTokenPurp
 
     The conditional UPDATE makes it single-use even when two requests race with it.
     """
-    row = session.exec(
-        select(AccountToken).where(
-            AccountToken.token_hash == hash_opaque_token(token), AccountToken.purpose == purpose
-        )
-    ).first()
+    row = _find_token(session, AccountToken, token, AccountToken.purpose == purpose)
     if row is None:
         session.commit()
         return None
-    now = utc_now()
-    used = session.exec(
-        update(AccountToken)
-        .where(
-            col(AccountToken.id) == row.id,
-            col(AccountToken.used_at).is_(None),
-            col(AccountToken.expires_at) > now,
-        )
-        .values(used_at=now)
-    )
-    if used.rowcount != 1:
+    if not _use_up(session, AccountToken, row.id):
         session.rollback()
         return None
     return get_user(session, row.user_id)  # the caller commits with its change
+
+
+SingleUse = type[RefreshToken] | type[AccountToken]
+
+
+def _find_token(session: Session, table: SingleUse, token: str, *conditions: Any) -> Any:
+    """The row of an opaque token (looked up by its hash), or None."""
+    query = select(table).where(table.token_hash == hash_opaque_token(token), *conditions)
+    return session.exec(query).first()
+
+
+def _use_up(session: Session, table: SingleUse, row_id: int | None, *conditions: Any) -> bool:
+    """Mark a single-use token used if it still may be (unused, unexpired, and `conditions`):
+    one conditional UPDATE, so of two requests racing with one token exactly one wins."""
+    now = utc_now()
+    used = session.exec(
+        update(table)
+        .where(
+            col(table.id) == row_id,
+            col(table.used_at).is_(None),
+            col(table.expires_at) > now,
+            *conditions,
+        )
+        .values(used_at=now)
+    )
+    return used.rowcount == 1  # type: ignore[attr-defined]
 
 
 # ---- Videos. Every query is scoped to its user: another user's id is answered exactly like one
