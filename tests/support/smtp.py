@@ -36,8 +36,9 @@ class Inbox:
     def to(self, address: str) -> list[EmailMessage]:
         return [message for message in self.messages if message["To"] == address]
 
-    def wait_for(self, address: str, count: int = 1, timeout: float = 10) -> EmailMessage:
-        """The `count`-th email to `address`, once it has arrived."""
+    def wait_for(self, address: str, count: int = 1, timeout: float = 30) -> EmailMessage:
+        """The `count`-th email to `address`, once it has arrived (a loaded CI machine once
+        took over 10 s to run the mailer's thread)."""
         deadline = time.monotonic() + timeout
         while len(received := self.to(address)) < count:
             if time.monotonic() > deadline:
