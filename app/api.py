@@ -616,9 +616,10 @@ async def get_job(job: OwnedJobRead) -> ProcessingJobRead:
     response_model=ProcessingJobRead,
     responses={**VIDEO_AUTH, **JOB_NOT_FOUND, 409: error("Job already finished")},
 )
-async def cancel_job(job: OwnedJob, session: SessionDep) -> ProcessingJob:
+async def cancel_job(job: OwnedJob, session: SessionDep, request: Request) -> ProcessingJob:
     if not await db.call(session, crud.cancel_job, job):
         raise HTTPException(status.HTTP_409_CONFLICT, detail="Job already finished")
+    request.app.state.job_watcher.notify(job.id)  # its streams hear it now, not at the tick
     return job
 
 

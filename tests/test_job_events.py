@@ -377,6 +377,28 @@ def test_an_announced_change_arrives_without_waiting_for_a_tick(tmp_path):
     run(scenario)
 
 
+def test_a_cancel_through_the_api_reaches_the_stream_without_waiting_for_a_tick(tmp_path):
+    async def scenario() -> None:
+        async with served(tmp_path) as app, anyio.create_task_group() as group:
+            watcher(app).tick_seconds = 30.0  # only announcements wake it now
+            await anyio.sleep(0.3)
+            token, user_id = await user(app, "alice@example.com")
+            [job_id] = queued_jobs(app, user_id, 1)
+            stream = Stream(app, job_id, token)
+            group.start_soon(stream.run)
+            await until(lambda: stream.ids == [1])
+            started = time.monotonic()
+
+            status, body = await call(app, "POST", f"/jobs/{job_id}/cancel", token=token)
+
+            assert (status, body["status"]) == (200, "canceled")
+            await until(lambda: stream.ids == [1, 2], timeout=2)
+            assert time.monotonic() - started < 1.0
+            stream.disconnect()
+
+    run(scenario)
+
+
 # ---- at scale
 
 
