@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: the project against bench/reference.py (bare FastAPI doing only the crypto).
-#   bash bench/run.sh            the comparison, bench/videos.py, bench/transcribe.py: about 8 minutes
+#   bash bench/run.sh            the comparison, then videos, transcribe, events and search: about 20 minutes
 #   bash bench/run.sh --scale    also 1 vs 2 workers and 1k vs 100k users, about 3 more minutes
 # Needs the dev requirements in .venv (make bench installs them) and wrk (installed with apt-get
 # when missing and root). Results are printed and kept in bench/results/ (git-ignored).
