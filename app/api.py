@@ -692,7 +692,7 @@ async def create_video_job(
     queue: QueueDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    transcribed = await db.call(session, crud.latest_transcript, video_id=video.id) is not None
+    transcribed = await db.call(session, crud.has_transcript, video_id=video.id)
     try:
         kind, options = kinds.order(
             job_create.kind,
@@ -959,7 +959,8 @@ async def search_video_transcript(
         str | None, Query(max_length=64, description="`next_cursor` of the previous page")
     ] = None,
 ) -> SearchPage:
-    await _transcript_of(video, session)  # 404 before there is one
+    if not await db.call(session, crud.has_transcript, video_id=video.id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Transcript not found")
     return await _search(session, video.user_id, q, video.id, limit, cursor)
 
 

@@ -640,6 +640,12 @@ def grant_credits(
 # ---- Transcripts.
 
 
+def has_transcript(session: Session, *, video_id: int) -> bool:
+    """Whether the video has a transcript: one indexed id, not the segments' JSON."""
+    query = select(Transcript.id).where(Transcript.video_id == video_id).limit(1)
+    return session.exec(query).first() is not None
+
+
 def latest_transcript(session: Session, *, video_id: int) -> Transcript | None:
     """The transcript of the video's newest succeeded `transcribe` job."""
     query = (
