@@ -109,10 +109,11 @@ from app.openapi_responses import (
     VIDEO_NOT_FOUND,
     error,
 )
-from app.pipeline import fetch, kinds
+from app import fetch
+from app.pipeline import kinds
 from app.security import PasswordHasher, access_token_claims
 from app.storage import THUMBNAIL, video_key
-from app.throttle import AuthLimits, account_key, client_address, refuse_if_throttled
+from app.throttle import account_key, client_address, refuse_if_throttled
 
 RETRY_AFTER_SECONDS = 10
 
@@ -148,11 +149,19 @@ async def get_health(request: Request) -> JSONResponse:
     summary="Create an account",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    responses={409: error("Email already registered"), **TOO_LARGE},
+    responses={409: error("Email already registered"), **TOO_LARGE, **TOO_MANY},
 )
 def register(
-    user_create: UserCreate, session: SessionDep, settings: SettingsDep, hasher: HasherDep
+    user_create: UserCreate,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    hasher: HasherDep,
+    limits: LimitsDep,
 ) -> User:
+    address = client_address(request)
+    refuse_if_throttled((limits.register_per_address, address))
+    limits.register_per_address.hit(address)
     user = crud.create_user(
         session, user_create=user_create, hasher=hasher, credits=settings.default_credits
     )
@@ -161,33 +170,46 @@ def register(
     return user
 
 
+class PasswordGuard:
+    """The throttle of this client's password checks (app/throttle.py's AuthLimits), and the
+    email to an owner whose account reached its ceiling."""
+
+    def __init__(self, request: Request, limits: LimitsDep, mailer: MailerDep) -> None:
+        self.address = client_address(request)
+        self.limits, self.mailer = limits, mailer
+        self.engine, self.settings = request.app.state.engine, request.app.state.settings
+
+    def refuse_if_throttled(self, account: str) -> None:
+        self.limits.refuse_password_check(account, self.address)
+
+    def count_wrong_password(self, account: str) -> None:
+        if self.limits.count_wrong_password(account, self.address):
+            # Off the request path: the answer is the same whether the account exists or not.
+            job = account_emails.send_login_ceiling_notice
+            self.mailer.submit(job, self.engine, self.settings, self.mailer, account)
+
+
+PasswordGuardDep = Annotated[PasswordGuard, Depends()]
+
+
 class LoginContext:
     """What both login routes need besides the credentials."""
 
     def __init__(
-        self,
-        request: Request,
-        session: SessionDep,
-        settings: SettingsDep,
-        hasher: HasherDep,
-        limits: LimitsDep,
+        self, session: SessionDep, settings: SettingsDep, hasher: HasherDep, guard: PasswordGuardDep
     ) -> None:
-        self.address = client_address(request)
-        self.session, self.settings, self.hasher, self.limits = session, settings, hasher, limits
+        self.session, self.settings, self.hasher, self.guard = session, settings, hasher, guard
 
 
 def _issue_token(context: LoginContext, email: str, password: str) -> Token:
-    limits, account = context.limits, account_key(email)
-    # Before the password is checked: a throttled account is 429 even with the right password,
-    # and exactly the same whether it exists or not.
-    refuse_if_throttled(
-        (limits.login_per_account, account), (limits.login_per_address, context.address)
-    )
+    guard, account = context.guard, account_key(email)
+    # Before the password is checked: a throttled client is 429 even with the right password,
+    # and exactly the same whether the account exists or not.
+    guard.refuse_if_throttled(account)
     session = context.session
     user = crud.authenticate(session, email=email, password=password, hasher=context.hasher)
     if user is None:
-        limits.login_per_account.hit(account)
-        limits.login_per_address.hit(context.address)
+        guard.count_wrong_password(account)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail="Incorrect email or password", headers=BEARER
         )
@@ -283,20 +305,22 @@ def change_password(
     session: SessionDep,
     settings: SettingsDep,
     hasher: HasherDep,
-    limits: LimitsDep,
+    guard: PasswordGuardDep,
 ) -> None:
-    _check_password(user, body.current_password, hasher, limits)
+    _check_password(user, body.current_password, hasher, guard)
     crud.set_password(session, user, password=body.new_password, hasher=hasher)
     claims = access_token_claims(token, key=settings.jwt_key)
     # This session keeps its refresh token (its access token dies with the others: refresh).
     crud.end_all_sessions(session, user, keep_family=claims.session_id if claims else None)
 
 
-def _check_password(user: User, password: str, hasher: PasswordHasher, limits: AuthLimits) -> None:
+def _check_password(
+    user: User, password: str, hasher: PasswordHasher, guard: PasswordGuard
+) -> None:
     """Counted as a failed login: a stolen access token does not buy unlimited guesses."""
-    refuse_if_throttled((limits.login_per_account, user.email))
+    guard.refuse_if_throttled(user.email)
     if not hasher.matches(password, user.password_hash):
-        limits.login_per_account.hit(user.email)
+        guard.count_wrong_password(user.email)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Incorrect password")
 
 
@@ -337,13 +361,16 @@ def request_password_reset(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**BAD_LINK_TOKEN, **TOO_LARGE},
 )
-def reset_password(body: PasswordResetConfirm, session: SessionDep, hasher: HasherDep) -> None:
+def reset_password(
+    body: PasswordResetConfirm, session: SessionDep, hasher: HasherDep, limits: LimitsDep
+) -> None:
     user = crud.use_account_token(session, token=body.token, purpose="password_reset")
     if user is None or not user.is_active:
         session.rollback()
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Invalid or expired token")
     crud.reset_password(session, user, password=body.new_password, hasher=hasher)
     crud.end_all_sessions(session, user)
+    limits.forget_account_failures(user.email)  # the owner gets in at once, whoever guessed
 
 
 @router.post(
@@ -542,8 +569,12 @@ async def get_video(video: OwnedVideoRead) -> VideoSourceRead:
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**VIDEO_AUTH, **VIDEO_NOT_FOUND, **STORE_DOWN, **NOT_A_VIDEO_ID},
 )
-async def delete_video(video: OwnedVideo, session: SessionDep, storage: StorageDep) -> None:
+async def delete_video(
+    video: OwnedVideo, session: SessionDep, storage: StorageDep, request: Request
+) -> None:
+    video_id = video.id
     await run_in_threadpool(crud.delete_video, session, video, storage)
+    request.app.state.job_watcher.notify(video_id=video_id)  # its jobs' streams end now
 
 
 @router.get(
@@ -1078,8 +1109,11 @@ def delete_account(
     user: SessionUser,
     session: SessionDep,
     hasher: HasherDep,
-    limits: LimitsDep,
+    guard: PasswordGuardDep,
     storage: StorageDep,
+    request: Request,
 ) -> None:
-    _check_password(user, body.password, hasher, limits)
+    _check_password(user, body.password, hasher, guard)
+    user_id = user.id
     crud.delete_user(session, user, storage)
+    request.app.state.job_watcher.notify(user_id=user_id)  # its jobs' streams end now

@@ -114,6 +114,27 @@ class Settings(BaseSettings):
     # transcript is summarized in parts, then the parts' summaries together.
     summary_max_input_tokens: int = Field(default=12000, ge=500)
 
+    # Webhooks (app/webhooks/, ../shared/contract-ai.md#webhooks). DANGEROUS, like
+    # LINK_ALLOW_PRIVATE: lets endpoints be loopback or private addresses (tests, an internal
+    # receiver). The cloud metadata addresses stay refused.
+    webhook_allow_private: bool = False
+    # A delivery succeeds with a 2xx answer within this many seconds (connect included).
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    # The delay in seconds before each attempt, counted from the previous failure; the first
+    # attempt is the first entry (0: at once). After the last, the delivery is `failed`.
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = [
+        0, 5, 300, 1800, 7200, 18000, 36000, 36000
+    ]
+    # After a rotation the old secret signs too, for this long (receivers switch over).
+    webhook_secret_grace_hours: float = Field(default=24, ge=0)
+    # An endpoint with no success for this long while its deliveries fail is disabled, and its
+    # owner told by email.
+    webhook_disable_after_hours: float = Field(default=5 * 24, gt=0)
+    # Deliveries in flight at once per worker process (one per endpoint), and how often a
+    # worker looks for due deliveries (a change made by its own jobs is sent at once).
+    webhook_concurrency: int = Field(default=8, ge=1, le=256)
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+
     # Sessions and emailed links (app/crud.py, app/account_emails.py).
     refresh_token_expire_days: int = Field(default=30, gt=0)
     password_reset_expire_minutes: int = Field(default=30, gt=0)
@@ -135,8 +156,16 @@ class Settings(BaseSettings):
     # Throttling (app/throttle.py): "memory://" counts per process; "redis://host:port/0" lets
     # every worker and every instance share the counts.
     rate_limit_storage_uri: str = "memory://"
-    login_max_failures: int = Field(default=5, gt=0)  # per account per window
-    login_max_failures_per_address: int = Field(default=100, gt=0)  # per client address
+    # Failed password checks in LOGIN_WINDOW_SECONDS per (account, client address), and per
+    # client address across accounts; per account from everywhere, a far higher ceiling over
+    # LOGIN_ACCOUNT_WINDOW_SECONDS (its owner gets an email when it is reached).
+    login_max_failures: int = Field(default=5, gt=0)
+    login_max_failures_per_address: int = Field(default=100, gt=0)
+    login_max_failures_per_account: int = Field(default=100, gt=0)
+    login_account_window_seconds: int = Field(default=24 * 60 * 60, gt=0)
+    # Registration attempts per client address.
+    register_max_per_address: int = Field(default=20, gt=0)
+    register_window_seconds: int = Field(default=60 * 60, gt=0)
     login_window_seconds: int = Field(default=15 * 60, gt=0)
     email_requests_max: int = Field(default=5, gt=0)  # reset/verify emails per account
     email_requests_max_per_address: int = Field(default=20, gt=0)
@@ -147,6 +176,20 @@ class Settings(BaseSettings):
     def _split_comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _check_schedule(cls, value: list[float]) -> list[float]:
+        if not value or len(value) > 50 or any(delay < 0 for delay in value):
+            raise ValueError("WEBHOOK_RETRY_SCHEDULE: 1 to 50 delays in seconds, none negative")
         return value
 
     @model_validator(mode="after")

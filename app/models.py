@@ -938,6 +938,167 @@ class IdempotencyKey(SQLModel, table=True):
     )
 
 
+WebhookEvent = Literal["video.ready", "video.failed", "job.succeeded", "job.failed", "job.canceled"]
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = (
+    "video.ready",
+    "video.failed",
+    "job.succeeded",
+    "job.failed",
+    "job.canceled",
+)
+DeliveryStatus = Literal["pending", "succeeded", "failed"]
+
+
+def _distinct(events: list[WebhookEvent]) -> list[WebhookEvent]:
+    return list(dict.fromkeys(events))
+
+
+WebhookEvents = Annotated[list[WebhookEvent], AfterValidator(_distinct)]
+
+
+class WebhookEndpointBase(SQLModel):
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="http(s) URL that receives the events; must resolve to public addresses",
+        schema_extra={"examples": ["https://example.com/hooks/video-ai"]},
+    )
+    events: WebhookEvents = Field(
+        sa_type=JSON,
+        min_length=1,
+        max_length=len(WEBHOOK_EVENTS),
+        description="The events to send: `video.ready`, `video.failed`, `job.succeeded`, "
+        "`job.failed`, `job.canceled`",
+    )
+    description: str | None = Field(
+        default=None, max_length=500, description="A note for people, e.g. what receives it"
+    )
+
+
+class WebhookEndpoint(WebhookEndpointBase, table=True):
+    """Where one user's events go, and the secret that signs them (sealed: app/webhooks)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    enabled: bool = Field(default=True)
+    # Why it was disabled by the service (410, failing for days); null when the owner chose.
+    disabled_reason: str | None = Field(default=None, max_length=200)
+    secret_sealed: str = Field(sa_type=Text)
+    # After a rotation the previous secret signs too, until previous_secret_expires_at.
+    previous_secret_sealed: str | None = Field(default=None, sa_type=Text)
+    previous_secret_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The first failure since the last success: failing for days disables the endpoint.
+    failing_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class WebhookEndpointCreate(WebhookEndpointBase):
+    """An endpoint to send events to."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class WebhookEndpointUpdate(SQLModel):
+    """Any of the endpoint's fields; those left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = Field(default=None, min_length=1, max_length=2048)
+    events: WebhookEvents | None = Field(default=None, min_length=1, max_length=5)
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool | None = Field(
+        default=None, description="false stops deliveries; true resumes them (new events only)"
+    )
+
+
+class WebhookEndpointRead(WebhookEndpointBase):
+    """An endpoint, without its secret."""
+
+    model_config = ALWAYS_SENT
+
+    id: int = Field(description="The endpoint's id")
+    enabled: bool = Field(description="Whether events are sent to it")
+    disabled_reason: str | None = Field(
+        description="Why the service disabled it (the receiver answered 410, or failed for "
+        "days); null when enabled or disabled by its owner"
+    )
+    created_at: datetime = Field(description="When it was created (UTC)")
+
+
+class WebhookEndpointWithSecret(WebhookEndpointRead):
+    """An endpoint with its signing secret: shown only when created and when rotated."""
+
+    secret: str = Field(
+        description="`whsec_` + base64 of 32 random bytes: verify each delivery's "
+        "`webhook-signature` with it (Standard Webhooks). Shown only now",
+        schema_extra=SECRET,
+    )
+
+
+class WebhookDeliveryBase(SQLModel):
+    event: WebhookEvent = Field(sa_type=String(20), description="The event sent")
+    message_id: str = Field(
+        max_length=40,
+        index=True,
+        description="The `webhook-id` header: the same on every attempt of one message, so a "
+        "receiver can ignore a repeat",
+    )
+    status: DeliveryStatus = Field(
+        default="pending",
+        sa_type=String(10),
+        description="`pending` (an attempt is due or waiting), `succeeded` or `failed`",
+    )
+    attempts: int = Field(default=0, description="Attempts made so far")
+    last_status_code: int | None = Field(
+        default=None, description="The HTTP status of the last answer; null if none came"
+    )
+    last_error: str | None = Field(
+        default=None, max_length=500, description="Why the last attempt failed; null if it did not"
+    )
+    next_attempt_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, description="When the next attempt is due (UTC)"
+    )
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+
+
+class WebhookDelivery(WebhookDeliveryBase, table=True):
+    """One message to one endpoint (the outbox): written in the transaction of the change it
+    tells, sent by a worker, retried on WEBHOOK_RETRY_SCHEDULE."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_endpoint_id_id", "endpoint_id", "id"),
+        # The workers' scan: pending deliveries by when they are due.
+        Index("ix_webhook_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    endpoint_id: int = Field(foreign_key="webhook_endpoints.id", ondelete="CASCADE")
+    payload: str = Field(sa_type=Text)  # the body, fixed when the event happened
+
+
+class WebhookDeliveryRead(WebhookDeliveryBase):
+    """One message to one endpoint, and how its delivery went."""
+
+    model_config = ALWAYS_SENT
+
+    id: int = Field(description="The delivery's id")
+    endpoint_id: int = Field(description="The endpoint it goes to")
+    created_at: datetime = Field(description="When the event happened (UTC)")
+
+
+class WebhookDeliveryPage(SQLModel):
+    """One page of deliveries, newest first."""
+
+    data: list[WebhookDeliveryRead] = Field(description="The deliveries of this page")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
 class HealthStatus(SQLModel):
     """Whether the service and its database answer."""
 

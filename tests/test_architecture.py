@@ -19,9 +19,13 @@ LAYERS = [
         "app.openapi",
         independent=False,
     ),
-    Layer("app.crud", "app.mail", "app.throttle", "app.events", independent=False),
+    Layer("app.crud", "app.throttle", "app.events", independent=False),
     "app.pipeline",
+    "app.webhooks",
     Layer(
+        "app.fetch",
+        "app.mail",
+        "app.announce",
         "app.idempotency",
         "app.credits",
         "app.pages",
@@ -39,7 +43,8 @@ LAYERS = [
 
 # Inside a package, top to bottom.
 PACKAGE_LAYERS = {
-    "app.pipeline": ["worker", "kinds", "context", Layer("jobs", "queue", "media", "fetch")],
+    "app.pipeline": ["worker", "kinds", "context", Layer("jobs", "queue", "media")],
+    "app.webhooks": ["delivery", "outbox", "signing"],
     "app.storage": ["factory", Layer("local", "s3"), "base"],
 }
 
@@ -103,7 +108,7 @@ def test_the_ai_providers_know_nothing_of_the_app_but_its_settings(graph):
 def test_every_package_says_what_it_holds_and_what_it_may_import():
     import importlib
 
-    for name in ("app.ai", "app.pipeline", "app.pipeline.kinds", "app.storage"):
+    for name in ("app.ai", "app.pipeline", "app.pipeline.kinds", "app.storage", "app.webhooks"):
         doc = importlib.import_module(name).__doc__ or ""
         assert "Holds" in doc or "holds" in doc or "registry" in doc, name
         assert "import" in doc, name

@@ -1,4 +1,4 @@
-"""app/pipeline/fetch.py: links are checked when submitted and at every hop, and downloads
+"""app/fetch.py: links are checked when submitted and at every hop, and downloads
 stay inside their limits. All traffic goes to origin servers the tests start on loopback
 addresses; DNS is a stub, and the address policy is injected where a test needs an "allowed"
 loopback address."""
@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import AfterValidator, BaseModel, ValidationError
 
-from app.pipeline.fetch import (
+from app.fetch import (
     MAX_REDIRECTS,
     DownloadResult,
     FetchError,

@@ -1,4 +1,4 @@
-"""POST /videos/link: the ingest job downloads through app/pipeline/fetch.py, against local
+"""POST /videos/link: the ingest job downloads through app/fetch.py, against local
 servers only.
 
 With LINK_ALLOW_PRIVATE the local origin server (127.0.0.1) stands in for a media host; with the
@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from app.pipeline import fetch
+from app import fetch
 from tests.support import media
 from tests.support.origin import origin_server
 from tests.support.utils import bearer

@@ -5,7 +5,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.pipeline import fetch, media
+from app import fetch
+from app.pipeline import media
 from app.pipeline.context import JobContext
 from app.storage import SOURCE, THUMBNAIL, video_key
 
@@ -45,7 +46,7 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
 
 
 def download(ctx: JobContext) -> None:
-    """Fetch the link through app/pipeline/fetch.py (every address checked, the connection
+    """Fetch the link through app/fetch.py (every address checked, the connection
     pinned) into a pending object: sniffed, hashed and capped on the way, moved into place
     only whole."""
     settings = ctx.settings
