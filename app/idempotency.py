@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import Header, HTTPException, status
+from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
@@ -30,17 +31,33 @@ from app.models import IdempotencyKey, utc_now
 
 REPLAYED_HEADER = "Idempotent-Replayed"
 
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Any unique string (e.g. a UUID): a retry with the same key and request "
-        "replays the first answer for 24 hours instead of running again",
-    ),
-]
+HEADER = "Idempotency-Key"
+SEVERAL = "Send one Idempotency-Key header, not several"
+
+
+def one_key(
+    request: Request,
+    key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            min_length=1,
+            max_length=255,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Any unique string (e.g. a UUID): a retry with the same key and request "
+            "replays the first answer for 24 hours instead of running again",
+        ),
+    ] = None,
+) -> str | None:
+    """The request's key; 422 for two or more of the header, which FastAPI would otherwise
+    answer with the first one alone, keying the request by half of what the client sent."""
+    if len(request.headers.getlist(HEADER)) > 1:
+        problem = {"type": "value_error", "loc": ("header", HEADER), "msg": SEVERAL}
+        raise RequestValidationError([problem])
+    return key
+
+
+IdempotencyKeyHeader = Annotated[str | None, Depends(one_key)]
 
 IN_FLIGHT = "A request with this Idempotency-Key is still in progress"
 MISMATCH = "This Idempotency-Key was used for a different request"

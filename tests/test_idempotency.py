@@ -197,3 +197,37 @@ def test_a_link_retried_with_its_key_is_one_video_and_the_replay_keeps_its_locat
         headers={**bearer(token), "Idempotency-Key": "link-1"},
     )
     assert job.status_code == 422 and job.json() == {"detail": idempotency.MISMATCH}
+
+
+def test_two_keys_are_422_and_change_nothing(client, token, video):
+    """Not the first one silently: the client's retry logic is confused, and must hear it."""
+    two = [("Idempotency-Key", "order-1"), ("Idempotency-Key", "order-2")]
+    headers = [*bearer(token).items(), *two]
+
+    job = client.post(
+        f"/videos/{video['id']}/jobs", json={"kind": "extract_audio"}, headers=headers
+    )
+    link = client.post("/videos/link", json={"url": "https://example.com/a.mp4"}, headers=headers)
+
+    for response in (job, link):
+        assert response.status_code == 422
+        assert response.json() == {
+            "detail": [
+                {
+                    "type": "value_error",
+                    "loc": ["header", "Idempotency-Key"],
+                    "msg": idempotency.SEVERAL,
+                }
+            ]
+        }
+    assert idempotency.SEVERAL == "Send one Idempotency-Key header, not several"
+    assert balance(client, token) == 3
+    assert paid_jobs(client, token, video["id"]) == []
+    assert stored_keys(client) == []
+    assert [v["id"] for v in client.get("/videos", headers=bearer(token)).json()["data"]] == [
+        video["id"]
+    ]
+    # One of them is fine.
+    one = [*bearer(token).items(), two[0]]
+    answer = client.post(f"/videos/{video['id']}/jobs", json={"kind": "extract_audio"}, headers=one)
+    assert answer.status_code == 202
