@@ -4,6 +4,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.config import readable_size
+
 MAX_BODY_BYTES = 64 * 1024
 
 
@@ -15,7 +17,7 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
         # Paths whose route streams the body itself and enforces its own cap (uploads).
         self.streamed = streamed
-        detail = f"Request body larger than {max_bytes // 1024} KiB"
+        detail = f"Request body larger than {readable_size(max_bytes)}"
         self._refusal = json.dumps({"detail": detail}).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -242,3 +242,13 @@ def _load_or_create_key_file(path: Path) -> str:
     if not key:
         raise ValueError(f"{path} is empty: delete it or set SECRET_KEY")
     return key
+
+
+def readable_size(size: int) -> str:
+    """A size for messages, in binary units and exactly: `2 GiB (2147483648 bytes)`,
+    `9.8 KiB (10000 bytes)`, `500 bytes`."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor:
+            value = f"{size / factor:.1f}".removesuffix(".0")
+            return f"{value} {unit} ({size} bytes)"
+    return f"{size} bytes"

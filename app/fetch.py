@@ -1,4 +1,5 @@
-"""Outbound downloads: the one module every request the product sends out goes through.
+"""Outbound requests: the one module every request the product sends out goes through
+(link downloads, and webhook deliveries with `post`).
 
 A user's link must not become a door into our network (server-side request forgery, OWASP's
 SSRF cheat sheet). So a link is checked when it is submitted (`validate_link_url`) and again at
@@ -18,6 +19,8 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from typing import Literal
 
 import httpx
+
+from app.config import readable_size
 
 IPAddress = IPv4Address | IPv6Address
 FetchErrorCode = Literal["url_not_allowed", "download_failed", "file_too_large"]
@@ -80,6 +83,20 @@ class DownloadResult:
     size: int  # bytes received and given to the sink
     content_type: str | None  # as the server declared it; sniff the bytes before trusting it
     redirects: int
+
+
+@dataclass(frozen=True)
+class Post:
+    """A request body to send (a webhook delivery) and its headers."""
+
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class PostAnswer:
+    status_code: int
+    text: str  # the start of the answer's body, for people
 
 
 def _embedded_ipv4(ip: IPAddress) -> IPv4Address | None:
@@ -305,6 +322,7 @@ def _connect(
     read_timeout: float,
     deadline: float,
     total_deadline: float,
+    post: Post | None = None,
 ) -> tuple[httpx.Response, httpx.Client]:
     """The answer of the first checked address that accepts a connection, and its client."""
     host = url.raw_host.decode("ascii")
@@ -317,7 +335,7 @@ def _connect(
         # environment's proxies, .netrc and certificate settings.
         client = httpx.Client(trust_env=False, verify=verify or True, timeout=timeout)
         try:
-            return client.send(_pinned_request(client, url, address), stream=True), client
+            return client.send(_pinned_request(client, url, address, post), stream=True), client
         except httpx.ConnectTimeout:
             failure = _timed_out("the connection", deadline, total_deadline).message
         except httpx.ConnectError as exc:
@@ -333,20 +351,70 @@ def _connect(
     raise FetchError("download_failed", failure)
 
 
-def _pinned_request(client: httpx.Client, url: httpx.URL, address: IPAddress) -> httpx.Request:
-    """A GET of `url` sent to `address`: the connection goes there and nowhere else, while the
-    `Host` header and TLS (SNI, and so the certificate check) keep the URL's host name."""
+def _pinned_request(
+    client: httpx.Client, url: httpx.URL, address: IPAddress, post: Post | None = None
+) -> httpx.Request:
+    """A GET (or the POST) of `url` sent to `address`: the connection goes there and nowhere
+    else, while the `Host` header and TLS (SNI, so the certificate check) keep the host name."""
+    headers = {
+        "Host": url.netloc.decode("ascii"),
+        "User-Agent": USER_AGENT,
+        "Accept": "*/*",
+        "Accept-Encoding": "identity",  # the bytes counted are the bytes stored
+    }
     return client.build_request(
-        "GET",
+        "POST" if post else "GET",
         url.copy_with(host=str(address)),
-        headers={
-            "Host": url.netloc.decode("ascii"),
-            "User-Agent": USER_AGENT,
-            "Accept": "*/*",
-            "Accept-Encoding": "identity",  # the bytes counted are the bytes stored
-        },
+        headers=headers | post.headers if post else headers,
+        content=post.body if post else None,
         extensions={"sni_hostname": url.raw_host.decode("ascii")},
     )
+
+
+def post(
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    allow_private: bool = False,
+    max_answer_bytes: int = 1024,
+    resolver: Resolver | None = None,
+    is_allowed: AddressPolicy | None = None,
+    verify: ssl.SSLContext | None = None,
+) -> PostAnswer:
+    """POST `body` to `url` with the same checks as a download: http(s), every address the
+    name resolves to allowed (checked now, so a DNS answer that changed to a private address is
+    refused), the connection pinned to a checked address. Redirects are not followed (the
+    answer is the 3xx), and at most `max_answer_bytes` of the answer are read. The answer, or
+    FetchError (`url_not_allowed`, or `download_failed` for no connection or no answer)."""
+    deadline = time.monotonic() + timeout
+    allowed = is_allowed or (lambda ip: address_allowed(ip, allow_private=allow_private))
+    try:
+        parsed, literal = _check_url(url, allowed, allow_private)
+    except ValueError as exc:
+        raise FetchError("url_not_allowed", f"The URL: {exc}") from None
+    addresses = _addresses(parsed, literal, resolver or resolve_host, allowed, 0)
+    try:
+        response, client = _connect(parsed, addresses, verify, timeout, timeout, deadline,
+                                    timeout, Post(body, headers))  # fmt: skip
+    except FetchError as error:
+        if "took longer" in error.message:
+            raise FetchError(error.code, f"No answer within {timeout:g} s") from None
+        raise
+    try:
+        start = b""
+        for chunk in response.iter_raw():
+            start += chunk
+            if len(start) >= max_answer_bytes or time.monotonic() > deadline:
+                break
+    except httpx.HTTPError:
+        pass  # the status is the answer; its body is only a hint
+    finally:
+        response.close()
+        client.close()
+    text = start[:max_answer_bytes].decode("utf-8", "replace")
+    return PostAnswer(response.status_code, text)
 
 
 def _tls_error(exc: BaseException) -> str | None:
@@ -370,7 +438,7 @@ def _stream_body(
     declared = response.headers.get("content-length", "")
     chunked = "transfer-encoding" in response.headers  # overrides a Content-Length
     total = int(declared) if declared.isdigit() and not chunked else None
-    too_large = f"The file is larger than the limit of {max_bytes} bytes"
+    too_large = f"The file is larger than the limit of {readable_size(max_bytes)}"
     if total is not None and total > max_bytes:
         raise FetchError("file_too_large", too_large)  # before reading a byte of it
     received = 0

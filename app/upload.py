@@ -3,7 +3,8 @@
 python-multipart's push parser (the only module that knows it) runs over `request.stream()`,
 so the file's bytes go to disk once, in large chunks, hashed on the way; Starlette's UploadFile
 would spool them to a temporary file first and be copied again. The size cap counts the bytes
-received, whatever `Content-Length` says, and the first bytes must be a known video container.
+received, whatever `Content-Length` says, and the first bytes must be a known video container
+(an empty file is refused as such).
 """
 
 import asyncio
@@ -19,6 +20,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
+from app.config import readable_size
 from app.pipeline import media
 from app.storage import PendingObject, Storage
 
@@ -38,12 +40,13 @@ class Received:
 def too_large(max_bytes: int) -> HTTPException:
     return HTTPException(
         status.HTTP_413_CONTENT_TOO_LARGE,
-        detail=f"File larger than {max_bytes} bytes",
+        detail=f"The file is larger than the limit of {readable_size(max_bytes)}",
         headers={"Connection": "close"},
     )
 
 
 UNSUPPORTED = HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="Unsupported media type")
+EMPTY = HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail="The file is empty")
 
 
 def _missing_file(message: str = "Field required") -> RequestValidationError:
@@ -137,7 +140,7 @@ class _FilePart:
                 return
             self.content_type = media.sniff(b"".join(self._pieces)[: media.SNIFF_BYTES])
             if self.content_type is None:
-                raise UNSUPPORTED
+                raise EMPTY if self._buffered == 0 else UNSUPPORTED
             # A worker thread: an object store's writer starts its upload over the network.
             self.pending = await run_in_threadpool(self.storage.writer)
         if self.pending is None or (self._buffered < WRITE_CHUNK and not final):

@@ -159,7 +159,7 @@ def test_a_real_chunked_oversized_body_is_413_over_a_socket(server):
     print(f"\nchunked 1 MB upload over a socket: {response and response.status_code}")
     if response is not None:
         assert response.status_code == 413
-        assert response.json() == {"detail": "Request body larger than 64 KiB"}
+        assert response.json() == {"detail": "Request body larger than 64 KiB (65536 bytes)"}
     assert stored_emails(server[1], "big@%") == []
     assert httpx.get(f"{base_url}/health", timeout=5).status_code == 200
     assert_log_is_clean(log)

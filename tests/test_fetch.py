@@ -376,6 +376,7 @@ def test_a_declared_length_over_the_cap_is_refused_before_the_body_is_read(origi
     error = fetch_error(origin.url("/bytes/1001"), received=received, allow_private=True,
                         max_bytes=1000)  # fmt: skip
     assert error.code == "file_too_large"
+    assert error.message == "The file is larger than the limit of 1000 bytes"
     assert received.chunks == [] and received.progress == []
 
 
@@ -386,6 +387,7 @@ def test_a_body_over_the_cap_is_refused_whatever_its_headers_say(origin: Origin,
         fetch(origin.url(f"/bytes/300000?mode={mode}"), received, allow_private=True,
               max_bytes=100_000)  # fmt: skip
     assert caught.value.code == "file_too_large"
+    assert caught.value.message == "The file is larger than the limit of 97.7 KiB (100000 bytes)"
     assert len(received.data) <= 100_000
     assert received.data == payload(len(received.data))
 

@@ -229,7 +229,7 @@ def test_a_1_mb_body_is_413_before_any_hashing(client, session, hash_spy, path):
     response = client.post(path, content=one_mb_json(), headers=JSON)
 
     assert response.status_code == 413
-    assert response.json() == {"detail": "Request body larger than 64 KiB"}
+    assert response.json() == {"detail": "Request body larger than 64 KiB (65536 bytes)"}
     assert hash_spy.calls == 0
     assert session.exec(select(User).where(User.email == "bob@example.com")).first() is None
 
@@ -299,7 +299,8 @@ def test_the_body_limit_counts_the_bytes_whatever_content_length_says(declared):
 
     assert reached_the_app == []
     assert sent[0]["status"] == 413
-    assert json.loads(sent[1]["body"]) == {"detail": "Request body larger than 64 KiB"}
+    refusal = {"detail": "Request body larger than 64 KiB (65536 bytes)"}
+    assert json.loads(sent[1]["body"]) == refusal
 
 
 def test_a_body_just_under_the_limit_is_parsed_not_refused(client, alice):

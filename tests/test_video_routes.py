@@ -64,7 +64,10 @@ def test_a_file_past_max_upload_bytes_is_413_and_nothing_is_kept(
     response = client.post("/videos/upload", content=content, headers=headers)
 
     assert response.status_code == 413
-    assert response.json() == {"detail": "File larger than 10000 bytes"}
+    # The limit in readable units and in bytes.
+    assert response.json() == {
+        "detail": "The file is larger than the limit of 9.8 KiB (10000 bytes)"
+    }
     assert client.get("/videos", headers=bearer(token)).json()["data"] == []
     assert files_under(client) == []
 

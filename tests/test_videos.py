@@ -140,13 +140,12 @@ def test_a_probe_past_its_wall_clock_limit_is_killed_and_the_video_fails(
 @pytest.mark.parametrize(
     "content",
     [
-        b"",
         b"just some text, named like a video\n" * 40,
         b"#EXTM3U\n#EXTINF:2,\n/etc/passwd\n",
         b"ffconcat version 1.0\nfile '/etc/passwd'\n",
         b"<html><body>not a video</body></html>",
     ],
-    ids=["zero-bytes", "text", "hls-playlist", "ffconcat", "html"],
+    ids=["text", "hls-playlist", "ffconcat", "html"],
 )
 def test_a_file_that_is_no_video_container_is_415_and_nothing_is_kept(
     video_client, token, session, content
@@ -157,6 +156,17 @@ def test_a_file_that_is_no_video_container_is_415_and_nothing_is_kept(
 
     assert response.status_code == 415
     assert response.json() == {"detail": "Unsupported media type"}
+    assert video_client.get("/videos", headers=bearer(token)).json()["data"] == []
+    assert stored_files(media_root(video_client)) == []
+
+
+def test_an_empty_file_is_415_saying_it_is_empty_and_nothing_is_kept(video_client, token):
+    files = {"file": ("movie.mp4", b"", "video/mp4")}
+
+    response = video_client.post("/videos/upload", files=files, headers=bearer(token))
+
+    assert response.status_code == 415
+    assert response.json() == {"detail": "The file is empty"}
     assert video_client.get("/videos", headers=bearer(token)).json()["data"] == []
     assert stored_files(media_root(video_client)) == []
 
