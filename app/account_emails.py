@@ -71,3 +71,29 @@ def send_email_verification(
             "If you did not create an account, ignore this email.\n"
         ),
     )
+
+
+def send_login_ceiling_notice(
+    engine: Engine, settings: Settings, mailer: Mailer, email: str
+) -> None:
+    """Tell the owner that wrong passwords for the account, from anywhere, reached the ceiling:
+    sign-in is paused for everyone, and a password reset ends the pause. Nothing when no
+    account has the address (the caller cannot tell: it runs off the request path)."""
+    with Session(engine, expire_on_commit=False) as session:
+        user = crud.get_user_by_email(session, email)
+    if user is None or not user.is_active:
+        return
+    hours = round(settings.login_account_window_seconds / 3600, 1)
+    mailer.send(
+        to=user.email,
+        subject="Sign-in to your account is paused",
+        body=(
+            f"{settings.login_max_failures_per_account} wrong passwords were tried for this "
+            f"account within {hours:g} hours, so signing in with the password is paused for "
+            "everyone for a while. If that was not you, someone is guessing your password: "
+            "your data is safe as long as the password is not guessed.\n\n"
+            "To sign in now, ask for a password reset link on the sign-in page and choose a "
+            "new password: a reset ends the pause at once. A long, unique password is the best "
+            "defence.\n"
+        ),
+    )

@@ -15,6 +15,8 @@ TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
 UNTHROTTLED = {
     "login_max_failures": 100_000,
     "login_max_failures_per_address": 100_000,
+    "login_max_failures_per_account": 100_000,
+    "register_max_per_address": 100_000,
     "email_requests_max": 100_000,
     "email_requests_max_per_address": 100_000,
 }
