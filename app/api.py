@@ -6,6 +6,7 @@ from typing import Annotated, BinaryIO, Literal
 from fastapi import (
     APIRouter,
     BackgroundTasks,
+    Body,
     Depends,
     Form,
     Header,
@@ -21,7 +22,18 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Str
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlmodel import Session
 
-from app import account_emails, captions, crud, db, idempotency, openapi, pages, search, upload
+from app import (
+    account_emails,
+    captions,
+    crud,
+    db,
+    idempotency,
+    openapi,
+    pages,
+    search,
+    session_cookie,
+    upload,
+)
 from app.config import Settings
 from app.db import SessionDep
 from app.deps import (
@@ -93,6 +105,7 @@ from app.openapi_responses import (
     BAD_LINK_TOKEN,
     BAD_PASSWORD,
     BAD_TOKEN,
+    COOKIE_ERRORS,
     ERROR_DETAIL_SCHEMA,
     JOB_NOT_FOUND,
     JPEG,
@@ -112,6 +125,7 @@ from app.openapi_responses import (
 from app import fetch
 from app.pipeline import kinds
 from app.security import PasswordHasher, access_token_claims
+from app.session_cookie import CookieMode, RefreshCookie
 from app.storage import THUMBNAIL, video_key
 from app.throttle import account_key, client_address, refuse_if_throttled
 
@@ -228,10 +242,22 @@ def _issue_token(context: LoginContext, email: str, password: str) -> Token:
     "/auth/login",
     tags=["auth"],
     summary="Log in with email and password",
-    responses=LOGIN_ERRORS,
+    responses={**LOGIN_ERRORS, **COOKIE_ERRORS},
 )
-def login(credentials: UserLogin, context: Annotated[LoginContext, Depends()]) -> Token:
-    return _issue_token(context, credentials.email, credentials.password)
+def login(
+    credentials: UserLogin,
+    context: Annotated[LoginContext, Depends()],
+    request: Request,
+    response: Response,
+    cookie: CookieMode = False,
+) -> Token:
+    if cookie:
+        session_cookie.refuse_cross_origin(request)
+    token = _issue_token(context, credentials.email, credentials.password)
+    if not cookie:
+        return token
+    max_age = context.settings.refresh_token_expire_days * 86400
+    return session_cookie.into_cookie(token, request, response, max_age=max_age)
 
 
 @router.post(
@@ -252,21 +278,45 @@ def login_with_form(
     tags=["auth"],
     summary="Exchange a refresh token for a new token pair (the old one is used up)",
     responses={
-        401: error("Unknown, used, revoked or expired refresh token (reuse ends the session)"),
-        403: error("Inactive user"),
+        401: error(
+            "Unknown, used, revoked or expired refresh token (reuse ends the session); "
+            "with `?cookie=true` the cookie is cleared"
+        ),
+        **COOKIE_ERRORS,
         **TOO_LARGE,
     },
 )
-def refresh_session(body: RefreshRequest, session: SessionDep, settings: SettingsDep) -> Token:
-    rotated = crud.rotate_refresh_token(
-        session, token=body.refresh_token, expire_days=settings.refresh_token_expire_days
+def refresh_session(
+    session: SessionDep,
+    settings: SettingsDep,
+    request: Request,
+    response: Response,
+    body: Annotated[RefreshRequest | None, Body()] = None,
+    cookie: CookieMode = False,
+    refresh_cookie: RefreshCookie = None,
+) -> Token:
+    if cookie:
+        session_cookie.refuse_cross_origin(request)
+    token = refresh_cookie if cookie else session_cookie.presented_token(body)
+    # A refused refresh in cookie mode also clears the cookie: the app goes to its login page.
+    cleared = session_cookie.cleared(request) if cookie else None
+    rotated = token and crud.rotate_refresh_token(
+        session, token=token, expire_days=settings.refresh_token_expire_days
     )
-    if rotated is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="Invalid refresh token")
+    if not rotated:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail="Invalid refresh token", headers=cleared
+        )
     user, refresh_token, session_id = rotated
     if not user.is_active:
-        raise inactive_user()
-    return crud.new_token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)
+        refused = inactive_user()
+        refused.headers = cleared
+        raise refused
+    pair = crud.new_token_pair(settings, user, refresh_token=refresh_token, session_id=session_id)
+    if not cookie:
+        return pair
+    max_age = settings.refresh_token_expire_days * 86400
+    return session_cookie.into_cookie(pair, request, response, max_age=max_age)
 
 
 @router.post(
@@ -274,10 +324,23 @@ def refresh_session(body: RefreshRequest, session: SessionDep, settings: Setting
     tags=["auth"],
     summary="End the session of this refresh token",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=TOO_LARGE,
+    responses={**TOO_LARGE, **COOKIE_ERRORS},
 )
-def logout(body: RefreshRequest, session: SessionDep) -> None:
-    crud.end_session(session, token=body.refresh_token)
+def logout(
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    body: Annotated[RefreshRequest | None, Body()] = None,
+    cookie: CookieMode = False,
+    refresh_cookie: RefreshCookie = None,
+) -> None:
+    if not cookie:
+        crud.end_session(session, token=session_cookie.presented_token(body))
+        return
+    session_cookie.refuse_cross_origin(request)
+    if refresh_cookie:
+        crud.end_session(session, token=refresh_cookie)
+    session_cookie.clear(request, response)
 
 
 @router.post(

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import db, docs_ui, openapi
+from app import announce, db, docs_ui, openapi
 from app.api import router
 from app.body_limit import BodySizeLimit
 from app.config import Settings
@@ -42,10 +42,32 @@ def _without_input(error: dict[str, Any]) -> dict[str, Any]:
     return {**error, "ctx": context} if context else error
 
 
+SEND_JSON = "Send the body as JSON, with the header Content-Type: application/json"
+
+
+def _is_json(content_type: str) -> bool:
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _unread_body(error: dict[str, Any], request: Request) -> dict[str, Any]:
+    """A JSON route's body sent without a JSON Content-Type (curl -d says form-urlencoded)
+    reaches the model as bytes: say what to send, not "Input should be a valid dictionary"."""
+    content_type = request.headers.get("content-type", "")
+    if tuple(error["loc"]) != ("body",) or error["type"] != "model_attributes_type":
+        return error
+    if _is_json(content_type):
+        return error  # JSON indeed, but not an object: the schema's message says so
+    sent = f"Content-Type: {content_type[:100]}" if content_type else "no Content-Type"
+    message = f"{SEND_JSON} (this request had {sent})"
+    return {"type": "content_type", "loc": ["body"], "msg": message}
+
+
 async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
     """FastAPI's 422 without each error's "input", which echoed the submitted password and
-    made a 500 of input JSON cannot carry back (a lone surrogate "\\ud800", NaN, 1e999)."""
-    errors = [_without_input(error) for error in exc.errors()]
+    made a 500 of input JSON cannot carry back (a lone surrogate "\\ud800", NaN, 1e999).
+    A body that was not sent as JSON says so."""
+    errors = [_unread_body(_without_input(error), request) for error in exc.errors()]
     # ensure_ascii: a message quoting a lone surrogate still renders (as an escape).
     body = json.dumps({"detail": jsonable_encoder(errors)}, ensure_ascii=True, allow_nan=False)
     return Response(body, status_code=422, media_type="application/json")
@@ -102,8 +124,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.storage = storage
         app.state.worker = worker = Worker(engine, settings, storage)
         app.state.queue = worker.queue  # what the routes enqueue on
-        # The event streams' watcher (app/events.py); this process's worker wakes it at once.
-        app.state.job_watcher = watcher = JobWatcher(engine)
+        # The event streams' watcher (app/events.py); this process's worker wakes it at once,
+        # and with Redis (QUEUE_URL) the other processes' changes are announced to it.
+        app.state.job_watcher = watcher = JobWatcher(
+            engine, announce_url=announce.redis_url(settings.queue_url)
+        )
         worker.on_change = watcher.notify
         if settings.embedded_worker:
             worker.start()

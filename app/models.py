@@ -222,9 +222,10 @@ class Token(SQLModel):
     access_token: str = Field(description="The JWT to send as `Authorization: Bearer <token>`.")
     token_type: Literal["bearer"] = Field(default="bearer", description="Always `bearer`.")
     expires_in: int = Field(description="Seconds until the token expires.")
-    refresh_token: str = Field(
+    refresh_token: str | None = Field(
         description="Opaque, single-use: POST it to /auth/refresh for a new pair, or to "
-        "/auth/logout to end the session."
+        "/auth/logout to end the session. Null only with `?cookie=true`, where it is set as "
+        "an HttpOnly cookie instead (the web app)."
     )
 
 
@@ -260,7 +261,18 @@ class RefreshToken(SQLModel, table=True):
 class RefreshRequest(SQLModel):
     """A refresh token to exchange (`/auth/refresh`) or whose session to end (`/auth/logout`)."""
 
-    refresh_token: str = Field(max_length=256, description="A refresh token from a Token")
+    model_config = {"json_schema_extra": _no_defaults}
+
+    # Optional only for `?cookie=true`, where the cookie carries it; without it the route
+    # requires it (app/session_cookie.py) with FastAPI's own 422s. A string when sent.
+    refresh_token: Annotated[
+        str | None, WithJsonSchema({"type": "string", "maxLength": 256})
+    ] = Field(
+        default=None,
+        max_length=256,
+        description="A refresh token from a Token. Required, except with `?cookie=true` "
+        "(the cookie carries it).",
+    )
 
 
 AccountTokenPurpose = Literal["password_reset", "email_verification"]

@@ -17,6 +17,7 @@ LAYERS = [
         "app.upload",
         "app.docs_ui",
         "app.openapi",
+        "app.session_cookie",
         independent=False,
     ),
     Layer("app.crud", "app.throttle", "app.events", independent=False),

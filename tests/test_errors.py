@@ -3,6 +3,7 @@ with its traceback only in the server log."""
 
 import logging
 
+import pytest
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -152,3 +153,58 @@ def test_a_422_body_has_no_input_and_only_plain_context_values(client):
     assert problem["type"] == "value_error" and problem["loc"] == ["body", "email"]
     assert problem["msg"].startswith("Value error, ")
     assert set(problem) == {"type", "loc", "msg"}
+
+
+# --- A JSON body sent without saying so ---
+
+BODY = b'{"email": "alice@example.com", "password": "correct horse battery"}'
+
+
+@pytest.mark.parametrize(
+    ("content_type", "said"),
+    [
+        (None, "no Content-Type"),
+        ("application/x-www-form-urlencoded", "Content-Type: application/x-www-form-urlencoded"),
+        ("text/plain; charset=utf-8", "Content-Type: text/plain; charset=utf-8"),
+    ],
+    ids=["none", "curl-d", "text"],
+)
+def test_json_sent_without_its_content_type_is_422_saying_what_to_send(client, content_type, said):
+    """`curl -d '{...}'` sends form-urlencoded: the answer names the header to send, not
+    "Input should be a valid dictionary"."""
+    headers = {"Content-Type": content_type} if content_type else {}
+
+    response = client.post("/auth/register", content=BODY, headers=headers)
+
+    assert response.status_code == 422
+    message = "Send the body as JSON, with the header Content-Type: application/json"
+    assert response.json() == {
+        "detail": [
+            {"type": "content_type", "loc": ["body"], "msg": f"{message} (this request had {said})"}
+        ]
+    }
+    # Login, another JSON route, answers alike.
+    login_answer = client.post("/auth/login", content=BODY, headers=headers)
+    assert (login_answer.status_code, login_answer.json()) == (422, response.json())
+    # The same bytes as JSON work (201, not 409: nothing was registered before).
+    sent = client.post("/auth/register", content=BODY, headers={"Content-Type": "application/json"})
+    assert sent.status_code == 201
+
+
+def test_json_that_is_not_an_object_keeps_the_schema_message(client):
+    for content_type in ("application/json", "application/merge-patch+json"):
+        response = client.post(
+            "/auth/register", content=b"[1]", headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["type"] == "model_attributes_type"
+    # And an authenticated JSON route says the same as a public one.
+    register(client)
+    token = login(client).json()["access_token"]
+    response = client.post(
+        "/videos/link",
+        content=b'{"url": "https://example.com/a.mp4"}',
+        headers={**bearer(token), "Content-Type": "text/plain"},
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "content_type"
