@@ -7,14 +7,17 @@ its job's watch (an `anyio.Event`, replaced at every change, shared by all the s
 job), which the watcher sets when it has read a newer row. With nothing watched a tick costs no
 query.
 
-Faster than a tick when the change is announced: `notify(job_id)`, thread-safe, is what the
-embedded worker calls after every commit that changed a job (app.main gives it to the Worker
-as its `on_change`); the watcher then reads at once. The tick stays the safety net, so no
-announcement is ever needed for correctness: changes made by standalone workers (other
-processes, other hosts) and by the API itself (cancel, delete) arrive within a tick.
+Faster than a tick when the change is announced. `notify(job_id)` (or `video_id=`, `user_id=`
+for a deletion), thread-safe and never blocking, is what this process calls after every commit
+that changed a job: the embedded worker (app.main gives it to the Worker as its `on_change`)
+and the API's cancel and delete routes. The watcher then reads at once if it watches the job;
+with Redis configured (app/announce.py) the change is also published, and every other API
+process's watcher, subscribed with one connection each, reads at once too (standalone workers
+publish the same way, app/worker.py). The tick stays the safety net, so no announcement is ever
+needed for correctness.
 
 `close()` (the lifespan's end, or SIGTERM/SIGINT under uvicorn: see `running`) ends every
-stream. May import `app.db`, `app.models` and third-party libraries only.
+stream. May import `app.announce`, `app.db`, `app.models` and third-party libraries only.
 """
 
 import asyncio
@@ -29,6 +32,7 @@ import anyio
 from sqlalchemy import Engine, Integer, column, text
 
 from app import db
+from app.announce import ANYTHING, Announcer, job_key, user_key, video_key
 from app.models import ProcessingJob
 
 logger = logging.getLogger("app.events")
@@ -71,14 +75,24 @@ class Watch:
 
 
 class JobWatcher:
-    def __init__(self, engine: Engine, tick_seconds: float = TICK_SECONDS) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        tick_seconds: float | None = None,
+        announce_url: str | None = None,
+    ) -> None:
+        """`announce_url`: a Redis server (app.announce.redis_url) to publish this process's
+        changes on and to hear the other processes' from; None: this process only."""
         self.engine = engine
-        self.tick_seconds = tick_seconds
+        self.tick_seconds = TICK_SECONDS if tick_seconds is None else tick_seconds
         self.closed = False
         self.reads = 0  # queries made (for tests and the benchmark)
         self._watches: dict[int, Watch] = {}
         self._wake = anyio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.announcer = (
+            Announcer(announce_url, on_heard=self._heard) if announce_url is not None else None
+        )
 
     # ---- what the streams use ---------------------------------------------------------------
 
@@ -108,17 +122,53 @@ class JobWatcher:
             if watch.streams == 0 and self._watches.get(job.id) is watch:
                 del self._watches[job.id]
 
-    def notify(self, job_id: int) -> None:
-        """A job changed (its transaction committed): read now if it is watched. From any
-        thread; never blocks, never raises."""
-        loop = self._loop
-        if loop is None or self.closed or job_id not in self._watches:
-            return
-        with suppress(RuntimeError):  # the loop has closed
-            loop.call_soon_threadsafe(self._poke)
+    def notify(
+        self, job_id: int | None = None, *, video_id: int | None = None, user_id: int | None = None
+    ) -> None:
+        """A job changed (its transaction committed), or a video's or a user's jobs were
+        deleted: this process's watcher reads now if it watches one of them, and the other
+        processes hear it (with Redis). From any thread; never blocks, never raises."""
+        keys = [
+            key(value)
+            for key, value in ((job_key, job_id), (video_key, video_id), (user_key, user_id))
+            if value is not None
+        ]
+        if self.announcer is not None:
+            self.announcer.announce(*keys)
+        self._heard(keys)
 
-    def _poke(self) -> None:
-        self._wake.set()
+    def _heard(self, keys: list[str]) -> None:
+        """Keys announced here or by another process: read now if they concern a watched job.
+        From any thread."""
+        loop = self._loop
+        if loop is None or self.closed or not self._watches:
+            return
+        if all(key.startswith("job:") for key in keys) and not any(
+            self._concerns_a_watched_job(key) for key in keys
+        ):
+            return  # the common case, decided on the caller's thread without waking the loop
+        with suppress(RuntimeError):  # the loop has closed
+            loop.call_soon_threadsafe(self._poke_if_watched, keys)
+
+    def _poke_if_watched(self, keys: list[str]) -> None:
+        if any(self._concerns_a_watched_job(key) for key in keys):
+            self._wake.set()
+
+    def _concerns_a_watched_job(self, key: str) -> bool:
+        if key == ANYTHING:
+            return True
+        kind, _, value = key.partition(":")
+        if not value.isdigit():
+            return False
+        number = int(value)
+        if kind == "job":
+            return number in self._watches
+        field = {"video": "video_id", "user": "user_id"}.get(kind)
+        return field is not None and any(
+            getattr(watch.job, field) == number
+            for watch in self._watches.values()
+            if watch.job is not None
+        )
 
     # ---- the loop ----------------------------------------------------------------------------
 
@@ -129,14 +179,20 @@ class JobWatcher:
         stream ends."""
         self._loop = asyncio.get_running_loop()
         self.closed = False
-        async with anyio.create_task_group() as group:
-            group.start_soon(self._run)
-            with self._close_on_exit_signals():
-                try:
-                    yield self
-                finally:
-                    self.close()
-                    group.cancel_scope.cancel()
+        if self.announcer is not None:
+            self.announcer.start()
+        try:
+            async with anyio.create_task_group() as group:
+                group.start_soon(self._run)
+                with self._close_on_exit_signals():
+                    try:
+                        yield self
+                    finally:
+                        self.close()
+                        group.cancel_scope.cancel()
+        finally:
+            if self.announcer is not None:  # joins its threads: off the event loop
+                await anyio.to_thread.run_sync(self.announcer.close)
 
     def close(self) -> None:
         """End every stream (each sends what it has not sent yet, then stops)."""

@@ -6,7 +6,7 @@ For deployments that run the API with EMBEDDED_WORKER=false: the same Worker
 
 import logging
 
-from app import db
+from app import announce, db
 from app.config import Settings
 from app.pipeline.worker import Worker
 from app.storage import make_storage
@@ -21,8 +21,18 @@ def main() -> None:
     if settings.migrate_on_startup:
         db.migrate(engine)
     worker = Worker(engine, settings, make_storage(settings))
+    # With Redis, every change this worker commits is announced to the API processes' event
+    # streams (app/announce.py), which then need not wait for their watcher's tick.
+    url = announce.redis_url(settings.queue_url)
+    announcer = announce.Announcer(url).start() if url else None
+    if announcer is not None:
+        worker.on_change = lambda job_id: announcer.announce(announce.job_key(job_id))
     logger.info("Worker: %s threads on %s", settings.worker_concurrency, settings.queue_url)
-    worker.run_forever()
+    try:
+        worker.run_forever()
+    finally:
+        if announcer is not None:
+            announcer.close()  # what is still waiting goes out first
 
 
 if __name__ == "__main__":

@@ -11,22 +11,26 @@ PostgreSQL under make test-postgres.
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
+import redis
 from fastapi import FastAPI
 from sqlmodel import Session, delete
 
-from app import api
+from app import announce, api
 from app.config import Settings
 from app.events import JobWatcher
 from app.main import create_app
 from app.models import ProcessingJob, VideoSource
 from app.pipeline import jobs
+from app.pipeline.worker import Worker
 from tests.support.postgres import TEST_DATABASE_URL, fresh_schema
+from tests.support.services import redis_server
 from tests.support.utils import (
     PASSWORD,
     UNTHROTTLED,
@@ -520,5 +524,226 @@ def test_the_watcher_reads_nothing_while_nothing_is_watched(tmp_path):
             with statements_sent(app.state.engine) as sent:
                 await anyio.sleep(0.6)
             assert data_statements(sent) == [] and watcher(app).watched_jobs == 0
+
+    run(scenario)
+
+
+# ---- announcements between processes (Redis pub/sub, app/announce.py)
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    with redis_server(tmp_path / "redis") as server:
+        yield server.url
+
+
+def subscribers(url: str) -> int:
+    client = redis.Redis.from_url(url)
+    try:
+        return dict(client.pubsub_numsub(announce.channel(url)))[announce.channel(url).encode()]
+    finally:
+        client.close()
+
+
+def test_announcers_hear_the_others_keys_never_their_own(redis_url):
+    heard: dict[str, list[list[str]]] = {"a": [], "b": []}
+    a = announce.Announcer(redis_url, on_heard=heard["a"].append).start()
+    b = announce.Announcer(redis_url, on_heard=heard["b"].append).start()
+    publisher = announce.Announcer(redis_url).start()  # a standalone worker's: publishes only
+    try:
+        assert a.subscribed.wait(5) and b.subscribed.wait(5)
+        assert subscribers(redis_url) == 2  # one connection per listening process
+        a.announce("job:1", "video:7")
+        publisher.announce("job:2")
+        deadline = time.monotonic() + 5
+        while len(heard["b"]) < 2 or not heard["a"]:
+            assert time.monotonic() < deadline, heard
+            time.sleep(0.01)
+        time.sleep(0.2)
+    finally:
+        for announcer in (a, b, publisher):
+            announcer.close()
+    assert sorted(heard["b"]) == [["job:1", "video:7"], ["job:2"]]
+    assert heard["a"] == [["job:2"]]  # its own message is not handed back
+    assert subscribers(redis_url) == 0  # closed: unsubscribed
+
+
+def test_a_listener_that_lost_redis_reads_everything_once_it_is_back(tmp_path):
+    heard: list[list[str]] = []
+    with redis_server(tmp_path / "redis") as server:
+        listener = announce.Announcer(server.url, on_heard=heard.append).start()
+        try:
+            assert listener.subscribed.wait(5)
+            server.restart()  # same port; whatever was announced meanwhile is lost
+            deadline = time.monotonic() + 15
+            while [announce.ANYTHING] not in heard:
+                assert time.monotonic() < deadline, heard
+                time.sleep(0.05)
+            assert listener.subscribed.wait(5)
+            announce.Announcer(server.url).start().close()  # nothing to send: nothing breaks
+            sender = announce.Announcer(server.url).start()
+            sender.announce("job:5")
+            sender.close()
+            deadline = time.monotonic() + 5
+            while ["job:5"] not in heard:
+                assert time.monotonic() < deadline, heard
+                time.sleep(0.05)
+        finally:
+            listener.close()
+
+
+def test_announcing_without_redis_answering_neither_blocks_nor_raises(tmp_path):
+    from tests.support.live import free_port
+
+    announcer = announce.Announcer(f"redis://127.0.0.1:{free_port()}/0").start()
+    started = time.monotonic()
+    for job_id in range(1000):
+        announcer.announce(announce.job_key(job_id))
+    assert time.monotonic() - started < 0.5
+    announcer.close()
+    assert announcer.published == 0
+
+
+@asynccontextmanager
+async def two_api_processes(
+    tmp_path: Path, redis_url: str
+) -> AsyncIterator[tuple[FastAPI, FastAPI]]:
+    """Two apps on one database and one Redis, as two API processes would be; their watchers'
+    ticks are 30 s, so only an announcement wakes them within the tests' second."""
+    database = f"sqlite:///{tmp_path / 'app.db'}"
+    async with AsyncExitStack() as stack:
+        if TEST_DATABASE_URL:
+            database = stack.enter_context(fresh_schema())
+        apps = []
+        for _ in range(2):
+            app = await stack.enter_async_context(
+                served(tmp_path, database_url=database, queue_url=redis_url)
+            )
+            watcher(app).tick_seconds = 30.0
+            apps.append(app)
+        await anyio.sleep(0.3)  # the ticks already under way end
+        for app in apps:
+            assert watcher(app).announcer is not None
+            with anyio.fail_after(5):
+                while not watcher(app).announcer.subscribed.is_set():  # type: ignore[union-attr]
+                    await anyio.sleep(0.01)
+        assert subscribers(redis_url) == 2
+        yield apps[0], apps[1]
+
+
+def test_a_change_made_in_another_process_reaches_the_stream_without_waiting_for_a_tick(
+    tmp_path, redis_url
+):
+    async def scenario() -> None:
+        async with (
+            two_api_processes(tmp_path, redis_url) as (here, there),
+            anyio.create_task_group() as group,
+        ):
+            token, user_id = await user(here, "alice@example.com")
+            first, second = queued_jobs(here, user_id, 2)
+            streams = [Stream(here, first, token), Stream(here, second, token)]
+            for stream in streams:
+                group.start_soon(stream.run)
+            await until(lambda: all(s.ids == [1] for s in streams))
+            assert subscribers(redis_url) == 2  # two processes, not one per stream
+
+            # A worker of the other process claims the first job (its on_change is notify).
+            started = time.monotonic()
+            await anyio.to_thread.run_sync(
+                change, there, [first], lambda s, j: jobs.claim(s, j, 60)
+            )
+            await until(lambda: streams[0].ids == [1, 2], timeout=2)
+            assert time.monotonic() - started < 1.0
+
+            # A cancel through the other process's API.
+            started = time.monotonic()
+            status, _ = await call(there, "POST", f"/jobs/{second}/cancel", token=token)
+            assert status == 200
+            with anyio.fail_after(2):
+                await streams[1].ended.wait()
+            assert time.monotonic() - started < 1.0
+            assert streams[1].jobs[-1]["status"] == "canceled"
+            streams[0].disconnect()
+
+    run(scenario)
+
+
+def test_deleting_a_video_or_an_account_elsewhere_ends_their_streams_at_once(tmp_path, redis_url):
+    async def scenario() -> None:
+        async with (
+            two_api_processes(tmp_path, redis_url) as (here, there),
+            anyio.create_task_group() as group,
+        ):
+            alice, alice_id = await user(here, "alice@example.com")
+            bob, bob_id = await user(here, "bob@example.com")
+            alices, kept = queued_jobs(here, alice_id, 2)
+            (bobs,) = queued_jobs(here, bob_id, 1)
+            streams = {
+                "video": Stream(here, alices, alice),
+                "kept": Stream(here, kept, alice),
+                "account": Stream(here, bobs, bob),
+            }
+            for stream in streams.values():
+                group.start_soon(stream.run)
+            await until(lambda: all(s.ids == [1] for s in streams.values()))
+            with Session(here.state.engine) as session:
+                video_id = session.get(ProcessingJob, alices).video_id  # type: ignore[union-attr]
+
+            started = time.monotonic()
+            status, _ = await call(there, "DELETE", f"/videos/{video_id}", token=alice)
+            assert status == 204
+            with anyio.fail_after(2):
+                await streams["video"].ended.wait()
+            assert time.monotonic() - started < 1.0
+
+            started = time.monotonic()
+            body = {"password": PASSWORD}
+            assert (await call(there, "DELETE", "/me", body, token=bob))[0] == 204
+            with anyio.fail_after(2):
+                await streams["account"].ended.wait()
+            assert time.monotonic() - started < 1.0
+
+            assert not streams["kept"].ended.is_set()
+            assert watcher(here).watched_jobs == 1
+            streams["kept"].disconnect()
+
+        # The deleted video's job was canceled in the deleting transaction: that is its end.
+        assert [j["status"] for j in streams["video"].jobs] == ["queued"]
+        assert streams["kept"].ids == [1]
+
+    run(scenario)
+
+
+def test_the_reaper_announces_the_jobs_it_gives_back(tmp_path, redis_url):
+    """A standalone worker's reaper (its on_change publishes, as app/worker.py wires it)."""
+
+    async def scenario() -> None:
+        async with (
+            two_api_processes(tmp_path, redis_url) as (here, _),
+            anyio.create_task_group() as group,
+        ):
+            token, user_id = await user(here, "alice@example.com")
+            (job_id,) = queued_jobs(here, user_id, 1)
+            with Session(here.state.engine) as session:
+                jobs.claim(session, job_id, 0.01)  # a lease that has already run out
+                session.commit()
+            stream = Stream(here, job_id, token)
+            group.start_soon(stream.run)
+            await until(lambda: stream.ids == [2])
+            await anyio.sleep(0.05)
+
+            settings = here.state.settings
+            worker = Worker(here.state.engine, settings, here.state.storage)
+            announcer = announce.Announcer(redis_url).start()
+            worker.on_change = lambda j: announcer.announce(announce.job_key(j))
+            started = time.monotonic()
+            try:
+                await anyio.to_thread.run_sync(worker.reap)
+                await until(lambda: stream.ids == [2, 3], timeout=2)
+            finally:
+                announcer.close()
+            assert time.monotonic() - started < 1.0
+            assert stream.jobs[-1]["status"] == "queued"  # given back for another attempt
+            stream.disconnect()
 
     run(scenario)

@@ -41,7 +41,8 @@ class Worker:
         self.stopping = threading.Event()
         self._reaper: threading.Thread | None = None
         # Called with a job's id after a commit that changed it (app.main: the event streams'
-        # watcher). Runs on the worker's threads; must not block.
+        # watcher; app.worker: the Redis announcer). Runs on the worker's threads (the reaper's
+        # too); must not block.
         self.on_change: Callable[[int], None] | None = None
 
     # ---- one job ---------------------------------------------------------------------------
@@ -167,15 +168,18 @@ class Worker:
     def reap(self) -> None:
         """Give back jobs whose lease expired and resend queue messages that went missing."""
         with Session(self.engine) as session:
-            requeued = []
+            reaped, requeued = [], []
             for job in jobs.expired(session):
                 if jobs.reap(session, job, self.settings.job_max_attempts):
                     logger.warning("Job %s lost its worker (attempt %s)", job.id, job.attempts)
+                    reaped.append(job.id)
                     if job.attempts < self.settings.job_max_attempts:
                         requeued.append(job.id)
             lost = jobs.lost_in_queue(session, older_than_seconds=self.settings.job_lease_seconds)
             idempotency.forget_expired(session, hours=self.settings.idempotency_key_hours)
             session.commit()
+        for job_id in reaped:  # queued again or failed: their event streams hear it
+            self._announce(job_id)
         for job_id in requeued + lost:
             self.queue.enqueue(job_id)
 
