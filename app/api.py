@@ -6,7 +6,6 @@ from typing import Annotated, BinaryIO, Literal
 from fastapi import (
     APIRouter,
     BackgroundTasks,
-    Body,
     Depends,
     Form,
     Header,
@@ -81,7 +80,6 @@ from app.models import (
     PasswordResetRequest,
     ProcessingJob,
     ProcessingJobRead,
-    RefreshRequest,
     SearchPage,
     Summary,
     SummaryRead,
@@ -125,7 +123,7 @@ from app.openapi_responses import (
 from app import fetch
 from app.pipeline import kinds
 from app.security import PasswordHasher, access_token_claims
-from app.session_cookie import CookieMode, RefreshCookie
+from app.session_cookie import CookieMode, RefreshBody, RefreshCookie
 from app.storage import THUMBNAIL, video_key
 from app.throttle import account_key, client_address, refuse_if_throttled
 
@@ -291,7 +289,7 @@ def refresh_session(
     settings: SettingsDep,
     request: Request,
     response: Response,
-    body: Annotated[RefreshRequest | None, Body()] = None,
+    body: RefreshBody = None,
     cookie: CookieMode = False,
     refresh_cookie: RefreshCookie = None,
 ) -> Token:
@@ -330,7 +328,7 @@ def logout(
     session: SessionDep,
     request: Request,
     response: Response,
-    body: Annotated[RefreshRequest | None, Body()] = None,
+    body: RefreshBody = None,
     cookie: CookieMode = False,
     refresh_cookie: RefreshCookie = None,
 ) -> None:

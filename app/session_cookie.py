@@ -11,8 +11,9 @@ the token, and FastAPI's own 422s say when it is missing.
 
 from typing import Annotated
 
-from fastapi import Cookie, HTTPException, Query, Request, Response, status
+from fastapi import Body, Cookie, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from pydantic.json_schema import SkipJsonSchema
 
 from app.models import RefreshRequest, Token
 
@@ -26,6 +27,8 @@ CookieMode = Annotated[
         "in the JSON (the web app); the answer's `refresh_token` is then null."
     ),
 ]
+# Optional for cookie mode; the document shows the body without cookie mode's "or nothing".
+RefreshBody = Annotated[RefreshRequest | SkipJsonSchema[None], Body()]
 RefreshCookie = Annotated[
     str | None,
     Cookie(
