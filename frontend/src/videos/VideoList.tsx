@@ -1,0 +1,42 @@
+import { useInfiniteQuery } from '@tanstack/react-query';
+
+import { listVideos } from '../api';
+import { ErrorText } from '../common/ErrorText';
+import { Loading } from '../common/Loading';
+import { VideoItem } from './VideoItem';
+
+/** The user's videos, newest first, a page at a time; asked again every 2 s while one is processing. */
+export function VideoList() {
+  const videos = useInfiniteQuery({
+    queryKey: ['videos'],
+    queryFn: ({ pageParam }) => listVideos(pageParam),
+    initialPageParam: null as string | null,
+    getNextPageParam: (page) => page.next_cursor ?? undefined,
+    refetchInterval: (query) =>
+      query.state.data?.pages.some((page) => page.data.some((video) => video.status === 'processing'))
+        ? 2000
+        : false,
+  });
+
+  if (videos.isPending) return <Loading />;
+  if (videos.isError) return <ErrorText error={videos.error} />;
+  const items = videos.data.pages.flatMap((page) => page.data);
+  return (
+    <>
+      {items.length === 0 ? (
+        <p className="empty">No videos yet. Upload one or add one by link.</p>
+      ) : (
+        <ul className="video-list">
+          {items.map((video) => (
+            <VideoItem key={video.id} video={video} />
+          ))}
+        </ul>
+      )}
+      {videos.hasNextPage && (
+        <button type="button" onClick={() => void videos.fetchNextPage()} disabled={videos.isFetchingNextPage}>
+          {videos.isFetchingNextPage ? 'Loading…' : 'More videos'}
+        </button>
+      )}
+    </>
+  );
+}
