@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app import credits
-from app.models import ProcessingJob, utc_now
+from app.models import ProcessingJob, VideoSource, utc_now
 from app.pipeline import jobs
 from tests.support import media
 from tests.support.credits import (
@@ -207,9 +207,31 @@ def test_a_kind_that_is_not_for_sale_is_422(client, token, engine, tmp_path, kin
     assert balance(client, token) == 5
 
 
-def test_a_job_that_fails_in_the_worker_is_refunded_once(client, token, engine, tmp_path):
+def test_a_video_without_audio_is_409_at_the_request_and_nothing_is_charged(
+    client, token, engine, tmp_path
+):
     silent = ready_video(client, token, media.mp4_without_audio(tmp_path / "silent.mp4"))
     assert silent["has_audio"] is False
+
+    response = start_job(client, token, silent["id"])
+
+    assert (response.status_code, response.json()) == (409, {"detail": "Video has no audio"})
+    assert balance(client, token) == 5
+    assert history(client, token) == [("grant", 5, 5, None)]
+    jobs_of_video = client.get(f"/videos/{silent['id']}/jobs", headers=bearer(token)).json()
+    assert [job["kind"] for job in jobs_of_video["data"]] == ["ingest"]
+
+
+def unknown_audio(engine, video_id: int) -> None:
+    """As if the probe could not tell whether there is sound: the request lets the job in."""
+    with Session(engine) as session:
+        session.get(VideoSource, video_id).has_audio = None
+        session.commit()
+
+
+def test_a_job_that_fails_in_the_worker_is_refunded_once(client, token, engine, tmp_path):
+    silent = ready_video(client, token, media.mp4_without_audio(tmp_path / "silent.mp4"))
+    unknown_audio(engine, silent["id"])
 
     created = start_job(client, token, silent["id"]).json()
     job = wait_for_job(client, token, created["id"])

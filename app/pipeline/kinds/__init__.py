@@ -100,6 +100,7 @@ KINDS: dict[str, JobKind] = {
             description="The audio as 16 kHz mono FLAC",
             result_type="audio/flac",
             price_setting="price_extract_audio_per_minute",
+            needs_audio=True,
         ),
         JobKind(
             name="transcribe",
