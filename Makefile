@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: run worker test lint migrate openapi fuzz client-test client-test-python openapi-lint \
-	test-browser bench test-postgres test-scale redis espeak clean
+	test-browser test-e2e bench-webapp bench test-postgres test-scale redis espeak clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -67,6 +67,19 @@ test-browser: $(VENV)/.dev  ## /docs and /redoc in headless Chromium (installs c
 	@command -v chromium >/dev/null || { echo "chromium missing: apt-get install chromium"; \
 	  apt-get update -q && apt-get install -y -q chromium; }
 	$(BIN)/python -m pytest -p no:cacheprovider tests/browser -q
+
+# The built app (frontend/dist) and the e2e suite's node modules (Playwright is a dev dependency).
+E2E_READY = @bash scripts/ensure-debian.sh chromium=chromium && \
+	$(MAKE) --no-print-directory frontend/dist/index.html && \
+	{ test -d frontend/node_modules/@playwright/test || (cd frontend && npm ci --no-audit --no-fund); }
+
+test-e2e: $(VENV)/.dev espeak  ## the web app end to end: Playwright + Debian's Chromium (installed if missing), frontend/e2e
+	$(E2E_READY)
+	cd frontend && npx --no-install tsc -p e2e/tsconfig.json && npx --no-install playwright test
+
+bench-webapp: $(VENV)/.dev espeak  ## 1 GiB upload through the web app vs curl (frontend/e2e/bench-upload.spec.ts)
+	$(E2E_READY)
+	cd frontend && E2E_BENCH=1 npx --no-install playwright test
 
 bench: $(VENV)/.dev espeak  ## project vs bare-FastAPI reference, printed as ratios
 	bash bench/run.sh
