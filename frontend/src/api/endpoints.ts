@@ -89,7 +89,7 @@ export const getVideo = (id: number): Promise<VideoSourceRead> =>
 export const addVideoByLink = (url: string): Promise<VideoSourceRead> =>
   call(sdk.createVideoFromLink({ body: { url } }));
 export const deleteVideo = (id: number) => call(sdk.deleteVideo({ path: { video_id: id } }));
-export const getPlayback = (id: number) => call(sdk.createVideoPlayback({ path: { video_id: id } }));
+export const getPlayback = (id: number) => call(sdk.createPlaybackUrl({ path: { video_id: id } }));
 export const getTranscript = (id: number): Promise<TranscriptRead | null> =>
   orNull(call(sdk.getVideoTranscript({ path: { video_id: id } })));
 export const getSummary = (id: number): Promise<SummaryRead | null> =>

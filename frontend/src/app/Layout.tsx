@@ -3,6 +3,7 @@ import { useState } from 'react';
 import { Link, NavLink, Outlet, useNavigate } from 'react-router';
 
 import { getMe, logOut } from '../api';
+import { SearchBox } from '../search/SearchBox';
 import { useSession } from './useSession';
 
 function Credits() {
@@ -55,6 +56,7 @@ export function Layout() {
                 <li><NavLink to="/settings">Settings</NavLink></li>
               </ul>
             </nav>
+            <SearchBox />
             <div className="account">
               <Credits />
               <LogoutButton />

@@ -1,5 +1,4 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
-import { type FormEvent, useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 
 import { search } from '../api';
@@ -11,10 +10,8 @@ import { Highlighted } from './Highlighted';
 
 /** `/app/search?q=`: where words were said across the user's transcripts. */
 export default function SearchPage() {
-  const [params, setParams] = useSearchParams();
+  const [params] = useSearchParams();
   const q = params.get('q')?.trim() ?? '';
-  const [draft, setDraft] = useState(q);
-  useEffect(() => setDraft(q), [q]);
   useTitle(q ? `Search: ${q}` : 'Search');
 
   const hits = useInfiniteQuery({
@@ -25,34 +22,13 @@ export default function SearchPage() {
     enabled: q !== '',
   });
 
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    const words = draft.trim();
-    setParams(words ? { q: words } : {});
-  };
-
   const items = hits.data?.pages.flatMap((page) => page.data) ?? [];
   return (
     <section aria-labelledby="search-title">
-      <h1 id="search-title">Search your videos</h1>
-      <form role="search" className="inline-form card" onSubmit={submit}>
-        <label className="grow">
-          Words that were said
-          <input
-            type="search"
-            value={draft}
-            onChange={(event) => setDraft(event.target.value)}
-            maxLength={500}
-            data-testid="search-input"
-            aria-describedby="search-hint"
-          />
-        </label>
-        <button type="submit" className="primary">
-          Search
-        </button>
-      </form>
-      <p className="hint" id="search-hint">
-        All words must match. Use "quoted phrases" and prefix* (2+ letters).
+      <h1 id="search-title">{q ? `Search: ${q}` : 'Search your videos'}</h1>
+      <p className="hint">
+        {q === '' ? 'Type words in the search box at the top of the page and press Enter. ' : ''}
+        All words must match; use "quoted phrases" and prefix* (2+ letters).
       </p>
       {q !== '' && hits.isPending && <Loading label="Searching…" />}
       <ErrorText error={hits.error} />

@@ -4,7 +4,6 @@ import { useState } from 'react';
 import { buyJob, getMe, type Job, type JobKind, listJobKinds, type Video } from '../api';
 import { ErrorText } from '../common/ErrorText';
 import { jobPrice } from '../common/format';
-import { isFinished } from './JobItem';
 
 const BUY_WORDS: Record<string, string> = {
   transcribe: 'Transcribe',
@@ -14,27 +13,25 @@ const BUY_WORDS: Record<string, string> = {
 
 interface Props {
   video: Video;
-  jobs: Job[];
   transcribed: boolean;
 }
 
 /** Why this kind cannot be bought now, or null when it can. */
-function refusal(kind: JobKind, video: Video, jobs: Job[], transcribed: boolean, credits: number | undefined, price: number): string | null {
+function refusal(kind: JobKind, video: Video, transcribed: boolean, credits: number | undefined, price: number): string | null {
   if (!kind.available) return 'Not available on this server: its AI provider is not configured.';
   if (video.status !== 'ready') return 'The video is not ready yet.';
   if (video.has_audio === false) return 'This video has no audio.';
   if (kind.kind === 'summarize' && !transcribed) return 'Transcribe the video first.';
-  if (jobs.some((job) => job.kind === kind.kind && !isFinished(job))) return 'One is already under way.';
   if (credits !== undefined && credits < price) return `Not enough credits: it costs ${price}, you have ${credits}.`;
   return null;
 }
 
-function BuyButton({ kind, video, jobs, transcribed }: { kind: JobKind } & Props) {
+function BuyButton({ kind, video, transcribed }: { kind: JobKind } & Props) {
   const queryClient = useQueryClient();
   const me = useQuery({ queryKey: ['me'], queryFn: getMe });
   const [language, setLanguage] = useState('');
   const price = jobPrice(kind.price_per_minute, video.duration_seconds);
-  const reason = refusal(kind, video, jobs, transcribed, me.data?.credits, price);
+  const reason = refusal(kind, video, transcribed, me.data?.credits, price);
   const buy = useMutation({
     mutationFn: () => buyJob(video.id, kind.kind, kind.kind === 'transcribe' ? { language: language || null } : null),
     onSuccess: (job) => {
@@ -51,9 +48,13 @@ function BuyButton({ kind, video, jobs, transcribed }: { kind: JobKind } & Props
         type="button"
         className="primary"
         data-testid={`buy-${kind.kind}`}
-        disabled={reason !== null || buy.isPending}
+        disabled={reason !== null}
+        aria-disabled={buy.isPending || undefined}
         aria-describedby={reason ? reasonId : undefined}
-        onClick={() => buy.mutate()}
+        onClick={() => {
+          // Not `disabled` while the purchase is sent: that would throw the keyboard focus away.
+          if (!buy.isPending) buy.mutate();
+        }}
       >
         {label} · {price} credit{price === 1 ? '' : 's'}
       </button>

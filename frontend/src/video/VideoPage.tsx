@@ -85,7 +85,7 @@ function VideoView({ id, startAt }: { id: number; startAt: number | null }) {
       {data.status === 'failed' && <p className="card error">{errorInWords(data.error) || 'This video could not be used.'}</p>}
 
       <div className="panels">
-        <BuyJobs video={data} jobs={jobs.data ?? []} transcribed={transcribed} />
+        <BuyJobs video={data} transcribed={transcribed} />
         {summary.data && <SummaryPanel summary={summary.data} video={element} />}
         <Jobs videoId={id} jobs={jobs.data ?? []} />
         <Details video={data} />

@@ -3,6 +3,7 @@ import { type FormEvent, useState } from 'react';
 
 import { addVideoByLink } from '../api';
 import { ErrorText } from '../common/ErrorText';
+import { showNewVideo } from './VideoList';
 
 /** Add a video by the http(s) link of its file; the server downloads it. */
 export function LinkForm() {
@@ -10,9 +11,9 @@ export function LinkForm() {
   const [url, setUrl] = useState('');
   const add = useMutation({
     mutationFn: addVideoByLink,
-    onSuccess: () => {
+    onSuccess: (video) => {
       setUrl('');
-      void queryClient.invalidateQueries({ queryKey: ['videos'] });
+      showNewVideo(queryClient, video);
     },
   });
 

@@ -5,6 +5,7 @@ import { errorMessage } from '../common/ErrorText';
 import { formatBytes } from '../common/format';
 import { ProgressBar } from '../common/ProgressBar';
 import { dismissUpload, startUpload, type UploadEntry, useUploads } from './uploads';
+import { showNewVideo } from './VideoList';
 
 function UploadRow({ entry }: { entry: UploadEntry }) {
   const { progress } = entry;
@@ -63,7 +64,7 @@ export function UploadPanel() {
 
   const upload = (files: FileList | null) => {
     for (const file of Array.from(files ?? [])) {
-      startUpload(file, () => void queryClient.invalidateQueries({ queryKey: ['videos'] }));
+      startUpload(file, (video) => showNewVideo(queryClient, video));
     }
   };
 

@@ -1,9 +1,22 @@
-import { useInfiniteQuery } from '@tanstack/react-query';
+import { type InfiniteData, type QueryClient, useInfiniteQuery } from '@tanstack/react-query';
 
-import { listVideos } from '../api';
+import { listVideos, type Video } from '../api';
 import { ErrorText } from '../common/ErrorText';
 import { Loading } from '../common/Loading';
 import { VideoItem } from './VideoItem';
+
+type Pages = InfiniteData<{ data: Video[]; next_cursor?: string | null }, string | null>;
+
+/** Put a video the API just made at the top of the list at once (as `processing`), then ask again. */
+export function showNewVideo(queryClient: QueryClient, video: Video): void {
+  queryClient.setQueryData<Pages>(['videos'], (list) => {
+    if (!list || list.pages.length === 0) return list;
+    const [first, ...rest] = list.pages;
+    if (first!.data.some((known) => known.id === video.id)) return list;
+    return { ...list, pages: [{ ...first!, data: [video, ...first!.data] }, ...rest] };
+  });
+  void queryClient.invalidateQueries({ queryKey: ['videos'] });
+}
 
 /** The user's videos, newest first, a page at a time; asked again every 2 s while one is processing. */
 export function VideoList() {

@@ -2,7 +2,7 @@
 // looks at other pages of the app.
 import { useSyncExternalStore } from 'react';
 
-import { UploadCanceled, type UploadProgress, uploadVideo } from '../api';
+import { UploadCanceled, type UploadProgress, uploadVideo, type Video } from '../api';
 
 export interface UploadEntry {
   key: number;
@@ -38,7 +38,7 @@ function warnBeforeLeaving(event: BeforeUnloadEvent): void {
 window.addEventListener('beforeunload', warnBeforeLeaving);
 
 /** Start sending `file`; `onStored` runs once the API has it (the list then shows it). */
-export function startUpload(file: File, onStored: () => void): void {
+export function startUpload(file: File, onStored: (video: Video) => void): void {
   const key = nextKey++;
   const upload = uploadVideo(file, (progress) =>
     patch(key, { progress, state: progress.sent ? 'storing' : 'uploading' }),
@@ -48,9 +48,9 @@ export function startUpload(file: File, onStored: () => void): void {
     { key, name: file.name, size: file.size, progress: null, state: 'uploading', error: null, cancel: upload.cancel },
   ]);
   upload.done.then(
-    () => {
+    (video) => {
       remove(key);
-      onStored();
+      onStored(video);
     },
     (error: unknown) => {
       if (error instanceof UploadCanceled) remove(key);
