@@ -10,6 +10,7 @@ from fastapi import (
     Form,
     Header,
     HTTPException,
+    Path,
     Query,
     Request,
     Response,
@@ -29,6 +30,7 @@ from app import (
     idempotency,
     openapi,
     pages,
+    playback,
     search,
     session_cookie,
     upload,
@@ -47,6 +49,7 @@ from app.deps import (
     OwnedJobRead,
     OwnedVideo,
     OwnedVideoRead,
+    OwnedWebhook,
     PageCursor,
     PageLimit,
     QueueDep,
@@ -78,6 +81,7 @@ from app.models import (
     PasswordChange,
     PasswordResetConfirm,
     PasswordResetRequest,
+    PlaybackUrl,
     ProcessingJob,
     ProcessingJobRead,
     SearchPage,
@@ -95,9 +99,17 @@ from app.models import (
     UserUpdate,
     VideoLinkCreate,
     VideoPage,
+    WebhookDeliveryPage,
+    WebhookDeliveryRead,
+    WebhookEndpoint,
+    WebhookEndpointCreate,
+    WebhookEndpointRead,
+    WebhookEndpointUpdate,
+    WebhookEndpointWithSecret,
     VideoSource,
     VideoSourceRead,
 )
+from app.webhooks import signing
 from app.openapi_responses import (
     ADMIN,
     BAD_LINK_TOKEN,
@@ -124,7 +136,7 @@ from app import fetch
 from app.pipeline import kinds
 from app.security import PasswordHasher, access_token_claims
 from app.session_cookie import CookieMode, RefreshBody, RefreshCookie
-from app.storage import THUMBNAIL, video_key
+from app.storage import SOURCE, THUMBNAIL, video_key
 from app.throttle import account_key, client_address, refuse_if_throttled
 
 RETRY_AFTER_SECONDS = 10
@@ -674,6 +686,52 @@ async def _chunks(stream: BinaryIO, size: int = 64 * 1024) -> AsyncIterator[byte
         stream.close()
 
 
+@router.post(
+    "/videos/{video_id:int}/playback",
+    tags=["videos"],
+    summary="A short-lived signed URL that plays the video's file (a <video> element's src)",
+    response_model=PlaybackUrl,
+    responses={**VIDEO_AUTH, **VIDEO_NOT_FOUND, 409: error("Video is not ready")},
+)
+async def create_playback_url(video: OwnedVideo, settings: SettingsDep) -> PlaybackUrl:
+    if video.status != "ready":
+        raise HTTPException(status.HTTP_409_CONFLICT, detail="Video is not ready")
+    assert video.id is not None
+    url, expires_at = playback.sign(
+        settings.jwt_key, video.id, video.user_id, ttl_seconds=settings.playback_url_ttl_seconds
+    )
+    return PlaybackUrl(url=url, expires_at=expires_at)
+
+
+# Not in the document: its URLs come whole from POST /videos/{id}/playback (app/playback.py).
+@router.api_route("/playback/{video_id:int}", methods=["GET", "HEAD"], include_in_schema=False)
+async def play_video(
+    video_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    owner: str = "",
+    expires: str = "",
+    sig: str = "",
+) -> Response:
+    try:
+        owner_id, seconds_left = playback.check(settings.jwt_key, video_id, owner, expires, sig)
+    except playback.Refused as refused:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(refused)) from None
+    video = await db.call(session, crud.get_video, user_id=owner_id, video_id=video_id)
+    gone = HTTPException(status.HTTP_404_NOT_FOUND, detail="Video not found")
+    if video is None or video.status != "ready":
+        raise gone
+    key = video_key(video_id, SOURCE)
+    content_type = video.content_type or "application/octet-stream"
+    try:
+        return await playback.respond(
+            storage, key, content_type=content_type, seconds_left=seconds_left
+        )
+    except FileNotFoundError:
+        raise gone from None
+
+
 @router.get(
     "/videos/{video_id:int}/jobs",
     tags=["jobs"],
@@ -1070,6 +1128,132 @@ async def list_ai_usage(
         session, crud.list_ai_usage, user_id=user.id, limit=limit, before_id=cursor
     )
     return AIUsagePage(data=found, next_cursor=next_cursor)
+
+
+# ---- Webhooks: events pushed to the user's own server (../shared/contract-ai.md#webhooks).
+
+WEBHOOK_NOT_FOUND = {404: error("No such webhook endpoint (or not yours)")}
+
+
+def _checked_endpoint_url(url: str, settings: Settings) -> str:
+    """A 422 like pydantic's unless the URL and every address its name resolves to are allowed."""
+    try:
+        return fetch.validate_endpoint_url(url, allow_private=settings.webhook_allow_private)
+    except ValueError as error:
+        problem = {"type": "value_error", "loc": ("body", "url"), "msg": str(error)}
+        raise RequestValidationError([problem]) from None
+
+
+def _with_secret(endpoint: WebhookEndpoint, secret: str) -> WebhookEndpointWithSecret:
+    return WebhookEndpointWithSecret.model_validate(endpoint, update={"secret": secret})
+
+
+@router.post(
+    "/webhooks",
+    tags=["webhooks"],
+    summary="Register an endpoint for events; its signing secret is shown only in this answer",
+    status_code=status.HTTP_201_CREATED,
+    responses={**BAD_TOKEN, **TOO_LARGE},
+)
+def create_webhook(
+    body: WebhookEndpointCreate, user: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> WebhookEndpointWithSecret:
+    body.url = _checked_endpoint_url(body.url, settings)
+    sealer = signing.Sealer(settings.jwt_key)
+    endpoint, secret = crud.create_webhook(session, user_id=user.id, data=body, sealer=sealer)
+    return _with_secret(endpoint, secret)
+
+
+@router.get(
+    "/webhooks",
+    tags=["webhooks"],
+    summary="Your webhook endpoints (without their secrets)",
+    responses=BAD_TOKEN,
+)
+def list_webhooks(user: CurrentUser, session: SessionDep) -> list[WebhookEndpointRead]:
+    return [
+        WebhookEndpointRead.model_validate(endpoint)
+        for endpoint in crud.list_webhooks(session, user_id=user.id)
+    ]
+
+
+@router.patch(
+    "/webhooks/{webhook_id:int}",
+    tags=["webhooks"],
+    summary="Change an endpoint: its URL, events, description, or enabled",
+    responses={**BAD_TOKEN, **WEBHOOK_NOT_FOUND, **TOO_LARGE},
+)
+def update_webhook(
+    changes: WebhookEndpointUpdate,
+    endpoint: OwnedWebhook,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> WebhookEndpointRead:
+    if changes.url is not None:
+        changes.url = _checked_endpoint_url(changes.url, settings)
+    return WebhookEndpointRead.model_validate(crud.update_webhook(session, endpoint, changes))
+
+
+@router.delete(
+    "/webhooks/{webhook_id:int}",
+    tags=["webhooks"],
+    summary="Delete an endpoint and its deliveries",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**BAD_TOKEN, **WEBHOOK_NOT_FOUND},
+)
+def delete_webhook(endpoint: OwnedWebhook, session: SessionDep) -> None:
+    crud.delete_webhook(session, endpoint)
+
+
+@router.post(
+    "/webhooks/{webhook_id:int}/rotate-secret",
+    tags=["webhooks"],
+    summary="A new signing secret; the old one also signs for WEBHOOK_SECRET_GRACE_HOURS",
+    responses={**BAD_TOKEN, **WEBHOOK_NOT_FOUND},
+)
+def rotate_webhook_secret(
+    endpoint: OwnedWebhook, session: SessionDep, settings: SettingsDep
+) -> WebhookEndpointWithSecret:
+    secret = crud.rotate_webhook_secret(
+        session,
+        endpoint,
+        sealer=signing.Sealer(settings.jwt_key),
+        grace_hours=settings.webhook_secret_grace_hours,
+    )
+    return _with_secret(endpoint, secret)
+
+
+@router.get(
+    "/webhooks/{webhook_id:int}/deliveries",
+    tags=["webhooks"],
+    summary="The endpoint's deliveries and how they went, newest first",
+    responses={**BAD_TOKEN, **WEBHOOK_NOT_FOUND},
+)
+def list_webhook_deliveries(
+    endpoint: OwnedWebhook, session: SessionDep, limit: PageLimit = 20, cursor: PageCursor = None
+) -> WebhookDeliveryPage:
+    found, next_cursor = crud.list_webhook_deliveries(
+        session, endpoint_id=endpoint.id, limit=limit, before_id=cursor
+    )
+    return WebhookDeliveryPage(data=found, next_cursor=next_cursor)
+
+
+@router.post(
+    "/webhooks/{webhook_id:int}/deliveries/{delivery_id:int}/redeliver",
+    tags=["webhooks"],
+    summary="Send a delivery's message again (same body and webhook-id), as a new delivery",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={**BAD_TOKEN, 404: error("No such endpoint or delivery (or not yours)")},
+)
+def redeliver_webhook(
+    endpoint: OwnedWebhook,
+    delivery_id: Annotated[int, Path(description="The delivery's id")],
+    session: SessionDep,
+) -> WebhookDeliveryRead:
+    again = crud.redeliver(session, endpoint_id=endpoint.id, delivery_id=delivery_id)
+    if again is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Delivery not found")
+    return WebhookDeliveryRead.model_validate(again)
 
 
 # ---- Operators: superusers only (`python -m app.admin create-superuser EMAIL`)

@@ -30,15 +30,21 @@ from app.models import (
     UserAdminRead,
     UserCreate,
     VideoSource,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointCreate,
+    WebhookEndpointUpdate,
     normalize_email,
     utc_now,
 )
 from app.pipeline import jobs
+from app.webhooks import signing
 from app.security import (
     PasswordHasher,
     create_access_token,
     epoch_seconds,
     hash_opaque_token,
+    new_account_reference,
     new_opaque_token,
     new_session_id,
 )
@@ -95,6 +101,31 @@ def get_user(session: Session, user_id: int) -> User | None:
     return session.exec(_USER_BY_ID, params={"user_id": user_id}).first()
 
 
+# Whether the access token's session (its `sid`: the refresh-token family) was ended: logout,
+# reuse detection and logout-all revoke every row of a family at once, so one revoked row says
+# it. An EXISTS beside the user's columns, in the one query of the lookup; one probe of the
+# (family_id, revoked_at) index. A token without `sid` asks for "", which no family has.
+_TOKENS = RefreshToken.__table__  # type: ignore[attr-defined]
+_SESSION_REVOKED = (
+    select(_TOKENS.c.id)
+    .where(_TOKENS.c.family_id == bindparam("session_id"), _TOKENS.c.revoked_at.is_not(None))
+    .exists()
+    .label("session_revoked")
+)
+_USER_OF_SESSION = select(User, _SESSION_REVOKED).where(User.id == bindparam("user_id"))
+
+
+def get_user_of_session(
+    session: Session, user_id: int, session_id: str | None
+) -> tuple[User, bool] | None:
+    """The user, and whether the session of the access token was ended; one query."""
+    if not 0 < user_id <= db.MAX_ID:
+        return None
+    params = {"user_id": user_id, "session_id": session_id or ""}
+    row = session.exec(_USER_OF_SESSION, params=params).first()  # type: ignore[call-overload]
+    return None if row is None else (row[0], bool(row[1]))
+
+
 # The current user of a bearer request: a Core SELECT run by db.fetch_row, not an ORM load
 # (session transaction, identity map, instance state), which was most of such a request's
 # cost while most routes only need to know who is asking (bench/README.md). The columns the
@@ -118,13 +149,20 @@ _USER_READ = tuple(
 
 
 def _user_read_query(owned: Table | None) -> Select[Any]:
-    query = select(*_USER_READ).where(_USERS.c.id == bindparam("user_id"))
+    query = select(*_USER_READ, _SESSION_REVOKED).where(_USERS.c.id == bindparam("user_id"))
     if owned is None:
         return query
     # The user's row, and beside it the object's when it exists and is the user's: one
     # statement, one pool checkout, where two would cost about twice as much.
     mine = and_(owned.c.id == bindparam("object_id"), owned.c.user_id == _USERS.c.id)
-    return query.add_columns(*owned.c).select_from(_USERS.outerjoin(owned, mine))
+    extra = _OWNED_EXTRA.get(owned.name, {}).values()
+    return query.add_columns(*owned.c, *extra).select_from(_USERS.outerjoin(owned, mine))
+
+
+# Read beside an owned row's columns, by name: a video's ingest job (VideoRead.ingest_job_id).
+_OWNED_EXTRA: dict[str, dict[str, Any]] = {
+    "video_sources": {"ingest_job_id": jobs.ingest_job_id(VideoSource.__table__.c.id)},  # type: ignore[attr-defined]
+}
 
 
 _OWNED: dict[str, Table] = {
@@ -142,38 +180,51 @@ _USER_READ_QUERIES = {
 _USER_READ_NAMES = tuple(column.name for column in _USER_READ)
 
 
-_OWNED_NAMES = {kind: tuple(column.name for column in table.c) for kind, table in _OWNED.items()}
+_OWNED_NAMES = {
+    kind: (*(column.name for column in table.c), *_OWNED_EXTRA.get(table.name, {}))
+    for kind, table in _OWNED.items()
+}
 
 
 class UserRow(NamedTuple):
     user: UserAdminRead
     tokens_valid_after: datetime | None
+    session_revoked: bool  # the access token's session was ended (logout, reuse detection)
     owned: dict[str, Any] | None  # the asked-for video's or job's columns, if it is the user's
 
 
 def get_user_read(
-    engine: Engine, user_id: int, owned: OwnedKind | None = None, object_id: int = 0
+    engine: Engine,
+    user_id: int,
+    session_id: str | None = None,
+    owned: OwnedKind | None = None,
+    object_id: int = 0,
 ) -> UserRow | None:
-    """The user as the API shows it and since when its tokens count, and with `owned` the
-    row of that video or job if it is the user's; None if there is no such user."""
+    """The user as the API shows it, since when its tokens count and whether the session
+    `session_id` was ended, and with `owned` the row of that video or job if it is the user's;
+    None if there is no such user."""
     if not 0 < user_id <= db.MAX_ID:
         return None
     if not 0 < object_id <= db.MAX_ID:
         object_id = 0  # no row has it
     query = _USER_READ_QUERIES[owned]
-    row = db.fetch_row(engine, query, {"user_id": user_id, "object_id": object_id})
+    parameters = {"user_id": user_id, "object_id": object_id, "session_id": session_id or ""}
+    row = db.fetch_row(engine, query, parameters)
     if row is None:
         return None
-    # By position, the user's columns then the object's: the two tables share column names.
-    values = dict(zip(_USER_READ_NAMES, row[: len(_USER_READ)], strict=True))
+    # By position, the user's columns, the session's state, then the object's: the two tables
+    # share column names.
+    count = len(_USER_READ)
+    values = dict(zip(_USER_READ_NAMES, row[:count], strict=True))
     tokens_valid_after = values.pop("tokens_valid_after")
     found = None
     if owned is not None:
-        found = dict(zip(_OWNED_NAMES[owned], row[len(_USER_READ) :], strict=True))
+        found = dict(zip(_OWNED_NAMES[owned], row[count + 1 :], strict=True))
         if found["id"] is None:  # no such object, or another user's
             found = None
     # Constructed, not validated again: the columns already typed every value.
-    return UserRow(UserAdminRead.model_construct(**values), tokens_valid_after, found)
+    user = UserAdminRead.model_construct(**values)
+    return UserRow(user, tokens_valid_after, bool(row[count]), found)
 
 
 def get_user_by_email(session: Session, email: str) -> User | None:
@@ -255,7 +306,8 @@ def make_superuser(session: Session, user: User) -> User:
 def delete_user(session: Session, user: User, storage: Storage) -> None:
     """As delete_video for each of the user's videos: their files go (a store that is down
     raises StorageUnavailable before anything changed), then the user and, by the foreign keys'
-    cascades, their tokens, usage logs, videos and jobs, then the files again."""
+    cascades, their tokens, usage logs, videos and jobs, then the files again. The credit
+    ledger stays for the books, pseudonymised in the same transaction (docs/security.md)."""
     video_ids = [
         video_id
         for video_id in session.exec(select(VideoSource.id).where(VideoSource.user_id == user.id))
@@ -263,6 +315,7 @@ def delete_user(session: Session, user: User, storage: Storage) -> None:
     ]
     for video_id in video_ids:
         storage.delete_video(video_id)
+    _pseudonymise_ledger(session, user)
     session.exec(delete(User).where(col(User.id) == user.id))
     session.commit()
     for video_id in video_ids:
@@ -270,6 +323,38 @@ def delete_user(session: Session, user: User, storage: Storage) -> None:
             storage.delete_video(video_id)
         except StorageUnavailable:
             logger.warning("Objects of deleted video %s may remain", video_id, exc_info=True)
+
+
+DELETED_ACCOUNT = "[deleted account]"
+
+
+def _pseudonymise_ledger(session: Session, user: User) -> None:
+    """The user's ledger rows lose their link to the person: no user id (the row would have
+    gone with the user), a random reference shared by this account's rows only, and the
+    address cut out of any note an operator typed it into."""
+    reference = new_account_reference()
+    email = user.email.lower()
+    noted = select(CreditTransaction).where(
+        col(CreditTransaction.user_id) == user.id,
+        func.lower(col(CreditTransaction.note)).contains(email, autoescape=True),
+    )
+    for entry in session.exec(noted):
+        entry.note = _without(entry.note or "", email)
+    session.flush()
+    session.exec(
+        update(CreditTransaction)
+        .where(col(CreditTransaction.user_id) == user.id)
+        .values(user_id=None, account_ref=reference)
+    )
+
+
+def _without(note: str, email: str) -> str:
+    """The note with every spelling (any case) of the address replaced."""
+    lowered, parts, start = note.lower(), [], 0
+    while (found := lowered.find(email, start)) >= 0:
+        parts += [note[start:found], DELETED_ACCOUNT]
+        start = found + len(email)
+    return "".join([*parts, note[start:]])[:500]
 
 
 # ---- Sessions: rotating refresh tokens (RefreshToken in app/models.py) and the token pairs.
@@ -513,11 +598,18 @@ def get_video(session: Session, *, user_id: int, video_id: int) -> VideoSource |
 
 def list_videos(
     session: Session, *, user_id: int, limit: int, before_id: int | None
-) -> tuple[list[VideoSource], str | None]:
-    query = select(VideoSource).where(VideoSource.user_id == user_id)
+) -> tuple[list[VideoSourceRead], str | None]:
+    """A page of the user's videos, each with its ingest job's id (read in the same query)."""
+    ingest = jobs.ingest_job_id(VideoSource.id)
+    query = select(VideoSource, ingest).where(VideoSource.user_id == user_id)
     if before_id is not None:
         query = query.where(VideoSource.id < before_id)
-    return _page(session, query.order_by(col(VideoSource.id).desc()), limit)
+    rows = list(session.exec(query.order_by(col(VideoSource.id).desc()).limit(limit + 1)).all())
+    videos = [
+        VideoSourceRead.model_validate(video, update={"ingest_job_id": ingest_id})
+        for video, ingest_id in rows[:limit]
+    ]
+    return videos, (pages.encode_cursor(videos[-1].id) if len(rows) > limit else None)
 
 
 def delete_video(session: Session, video: VideoSource, storage: Storage) -> None:
@@ -766,6 +858,102 @@ def ai_usage_totals(session: Session, *, days: int) -> list[AIUsageTotal]:
         for day_, provider, model, calls, jobs_, tokens_in, tokens_out, seconds in usage
     ]
     return sorted(totals, key=lambda total: (total.day, total.provider, total.model), reverse=True)
+
+
+# ---- Webhooks: a user's endpoints and their deliveries (sent by app/webhooks/delivery.py).
+
+
+def create_webhook(
+    session: Session, *, user_id: int, data: WebhookEndpointCreate, sealer: signing.Sealer
+) -> tuple[WebhookEndpoint, str]:
+    """The new endpoint and its secret (stored sealed; the caller shows it once)."""
+    secret = signing.new_secret()
+    endpoint = WebhookEndpoint.model_validate(
+        data, update={"user_id": user_id, "secret_sealed": sealer.seal(secret)}
+    )
+    session.add(endpoint)
+    session.commit()
+    session.refresh(endpoint)
+    return endpoint, secret
+
+
+def list_webhooks(session: Session, *, user_id: int) -> list[WebhookEndpoint]:
+    query = select(WebhookEndpoint).where(WebhookEndpoint.user_id == user_id)
+    return list(session.exec(query.order_by(col(WebhookEndpoint.id))).all())
+
+
+def get_webhook(session: Session, *, user_id: int, endpoint_id: int) -> WebhookEndpoint | None:
+    """The user's endpoint; None for another user's (answered like a missing one)."""
+    if not 0 < endpoint_id <= db.MAX_ID:
+        return None
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    return endpoint if endpoint is not None and endpoint.user_id == user_id else None
+
+
+def update_webhook(
+    session: Session, endpoint: WebhookEndpoint, changes: WebhookEndpointUpdate
+) -> WebhookEndpoint:
+    values = changes.model_dump(exclude_unset=True)
+    if "enabled" in values:
+        # Enabled again: its failures start over. Disabled by its owner: no service reason.
+        endpoint.disabled_reason = None
+        endpoint.failing_since = None
+    endpoint.sqlmodel_update(values)
+    endpoint.updated_at = utc_now()
+    session.add(endpoint)
+    session.commit()
+    session.refresh(endpoint)
+    return endpoint
+
+
+def delete_webhook(session: Session, endpoint: WebhookEndpoint) -> None:
+    """The endpoint and its deliveries (ON DELETE CASCADE), pending ones included."""
+    session.exec(delete(WebhookDelivery).where(col(WebhookDelivery.endpoint_id) == endpoint.id))
+    session.delete(endpoint)
+    session.commit()
+
+
+def rotate_webhook_secret(
+    session: Session, endpoint: WebhookEndpoint, *, sealer: signing.Sealer, grace_hours: float
+) -> str:
+    """A new secret; the current one keeps signing beside it for `grace_hours`."""
+    secret = signing.new_secret()
+    endpoint.previous_secret_sealed = endpoint.secret_sealed
+    endpoint.previous_secret_expires_at = utc_now() + timedelta(hours=grace_hours)
+    endpoint.secret_sealed = sealer.seal(secret)
+    endpoint.updated_at = utc_now()
+    session.add(endpoint)
+    session.commit()
+    session.refresh(endpoint)
+    return secret
+
+
+def list_webhook_deliveries(
+    session: Session, *, endpoint_id: int, limit: int, before_id: int | None
+) -> tuple[list[WebhookDelivery], str | None]:
+    query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+    if before_id is not None:
+        query = query.where(col(WebhookDelivery.id) < before_id)
+    return _page(session, query.order_by(col(WebhookDelivery.id).desc()), limit)
+
+
+def redeliver(session: Session, *, endpoint_id: int, delivery_id: int) -> WebhookDelivery | None:
+    """A new delivery of the same message (same body, same `webhook-id`), due now; None if
+    the endpoint has no such delivery."""
+    original = session.get(WebhookDelivery, delivery_id) if 0 < delivery_id <= db.MAX_ID else None
+    if original is None or original.endpoint_id != endpoint_id:
+        return None
+    again = WebhookDelivery(
+        endpoint_id=endpoint_id,
+        event=original.event,
+        message_id=original.message_id,
+        payload=original.payload,
+        next_attempt_at=utc_now(),
+    )
+    session.add(again)
+    session.commit()
+    session.refresh(again)
+    return again
 
 
 # ---- Pages.

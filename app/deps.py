@@ -21,6 +21,7 @@ from app.models import (
     UserAdminRead,
     VideoSource,
     VideoSourceRead,
+    WebhookEndpoint,
 )
 from app.pipeline.queue import JobQueue
 from app.security import AccessClaims, PasswordHasher, access_token_claims, epoch_seconds
@@ -65,10 +66,16 @@ def bad_credentials() -> HTTPException:
     )
 
 
-def _check(claims: AccessClaims, is_active: bool, tokens_valid_after: datetime | None) -> None:
+def _check(
+    claims: AccessClaims,
+    is_active: bool,
+    tokens_valid_after: datetime | None,
+    session_revoked: bool,
+) -> None:
     """The checks of every bearer request on the user row read for it (no extra query):
-    logout-all ended the tokens issued before it, and a deactivated user is refused at once."""
-    if claims.issued_at < epoch_seconds(tokens_valid_after):
+    logout-all ended the tokens issued before it, logout or reuse detection ended the token's
+    session, and a deactivated user is refused at once."""
+    if claims.issued_at < epoch_seconds(tokens_valid_after) or session_revoked:
         raise bad_credentials()
     if not is_active:
         raise inactive_user()
@@ -80,10 +87,10 @@ def _read_as_user(
     claims = access_token_claims(token, key=key)
     if claims is None:  # refused before a connection is taken from the pool
         raise bad_credentials()
-    found = crud.get_user_read(engine, claims.user_id, owned, object_id)
+    found = crud.get_user_read(engine, claims.user_id, claims.session_id, owned, object_id)
     if found is None:
         raise bad_credentials()
-    _check(claims, found.user.is_active, found.tokens_valid_after)
+    _check(claims, found.user.is_active, found.tokens_valid_after, found.session_revoked)
     return found
 
 
@@ -110,13 +117,14 @@ def _load_session_user(session: Session, token: str, key: str) -> User:
     claims = access_token_claims(token, key=key)
     if claims is None:
         raise bad_credentials()
-    user = crud.get_user(session, claims.user_id)
+    found = crud.get_user_of_session(session, claims.user_id, claims.session_id)
     # End the read transaction here: its connection goes back to the pool now, not when the
     # session closes, so a sync route that waits for a thread never sits on a connection.
     session.commit()
-    if user is None:
+    if found is None:
         raise bad_credentials()
-    _check(claims, user.is_active, user.tokens_valid_after)
+    user, session_revoked = found
+    _check(claims, user.is_active, user.tokens_valid_after, session_revoked)
     return user
 
 
@@ -191,6 +199,19 @@ async def get_owned_job(job_id: JobId, user: VerifiedUser, session: SessionDep) 
 
 OwnedVideo = Annotated[VideoSource, Depends(get_owned_video)]
 OwnedJob = Annotated[ProcessingJob, Depends(get_owned_job)]
+WebhookId = Annotated[int, Path(description="The webhook endpoint's id")]
+
+
+async def get_owned_webhook(
+    webhook_id: WebhookId, user: CurrentUser, session: SessionDep
+) -> WebhookEndpoint:
+    endpoint = await db.call(session, crud.get_webhook, user_id=user.id, endpoint_id=webhook_id)
+    if endpoint is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Webhook endpoint not found")
+    return endpoint
+
+
+OwnedWebhook = Annotated[WebhookEndpoint, Depends(get_owned_webhook)]
 
 
 # For the routes that only show a video or a job (GET, polling): the user and the object in

@@ -215,6 +215,20 @@ def validate_link_url(url: str, allow_private: bool = False) -> str:
     return url
 
 
+def validate_endpoint_url(
+    url: str, allow_private: bool = False, resolver: Resolver | None = None
+) -> str:
+    """A webhook endpoint's check when it is registered: `validate_link_url`, and every address
+    its name resolves to now must be allowed too (each delivery checks again): ValueError."""
+    allowed = lambda ip: address_allowed(ip, allow_private=allow_private)  # noqa: E731
+    parsed, literal = _check_url(url, allowed, allow_private)
+    try:
+        _addresses(parsed, literal, resolver or resolve_host, allowed, 0)
+    except FetchError as error:
+        raise ValueError(error.message) from None
+    return url
+
+
 def resolve_host(host: str, port: int) -> list[str]:
     """Every address the system resolver gives for `host`, in its order, without duplicates."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -239,7 +253,7 @@ def _addresses(
     if not answers:
         raise FetchError("download_failed", f"Could not resolve the host {host}")
     if not all(is_allowed(answer) for answer in answers):
-        where = "The link's host" if hop == 0 else f"Redirect {hop} leads to a host that"
+        where = "The URL's host" if hop == 0 else f"Redirect {hop} leads to a host that"
         raise FetchError("url_not_allowed", f"{where} resolves to an address that is not public")
     return answers
 

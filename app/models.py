@@ -10,7 +10,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, ConfigDict, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+)
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -235,14 +241,17 @@ class RefreshToken(SQLModel, table=True):
     whole family (reuse detection, OAuth 2.0 Security BCP §4.14)."""
 
     __tablename__ = "refresh_tokens"
+    # A family's rows, and whether it was ended: every bearer request asks (app/crud.py,
+    # _SESSION_REVOKED) with one probe of this index.
+    __table_args__ = (
+        Index("ix_refresh_tokens_family_id_revoked_at", "family_id", "revoked_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True, description="Row id")
     user_id: int = Field(
         foreign_key="users.id", index=True, ondelete="CASCADE", description="The session's user"
     )
-    family_id: str = Field(
-        max_length=32, index=True, description="The session: every rotation of one login"
-    )
+    family_id: str = Field(max_length=32, description="The session: every rotation of one login")
     token_hash: str = Field(
         max_length=64, unique=True, description="SHA-256 (hex) of the token; the token is not kept"
     )
@@ -510,6 +519,19 @@ class VideoSourceRead(VideoSourceBase):
         error = MediaErrorInfo.of(row["error_code"], row["error_message"])
         url = thumbnail_path(row["id"], row["has_thumbnail"])
         return cls.model_construct(**row, error=error, thumbnail_url=url)
+
+
+class PlaybackUrl(SQLModel):
+    """A URL that plays the video's original file: no Authorization header needed (use it as a
+    `<video>` element's `src`), good for this video alone until `expires_at`."""
+
+    model_config = ALWAYS_SENT
+
+    url: str = Field(
+        description="A path on this server, signed; HTTP Range supported (S3 storage: a 307 "
+        "to the store)"
+    )
+    expires_at: datetime = Field(description="When the URL stops working (UTC)")
 
 
 class VideoLinkCreate(SQLModel):
@@ -888,7 +910,10 @@ class CreditTransaction(CreditTransactionBase, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    user_id: int = Field(foreign_key="users.id", ondelete="CASCADE")
+    # Null once the account is deleted: the row stays for the books, pseudonymised
+    # (docs/security.md#deleted-accounts), and `account_ref` groups that account's rows.
+    user_id: int | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    account_ref: str | None = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
 
 
@@ -1018,12 +1043,23 @@ class WebhookEndpointUpdate(SQLModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(default=None, min_length=1, max_length=2048)
-    events: WebhookEvents | None = Field(default=None, min_length=1, max_length=5)
-    description: str | None = Field(default=None, max_length=500)
+    url: str | None = Field(
+        default=None, min_length=1, max_length=2048, description="A new URL, checked as at creation"
+    )
+    events: WebhookEvents | None = Field(
+        default=None, min_length=1, max_length=5, description="The events to send from now on"
+    )
+    description: str | None = Field(default=None, max_length=500, description="A new note")
     enabled: bool | None = Field(
         default=None, description="false stops deliveries; true resumes them (new events only)"
     )
+
+    @field_validator("url", "events", "enabled")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value
 
 
 class WebhookEndpointRead(WebhookEndpointBase):

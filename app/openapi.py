@@ -29,6 +29,11 @@ TAGS = [
     {"name": "jobs", "description": "The work done on your videos: follow it or cancel it."},
     {"name": "credits", "description": "Your credit balance's history: grants, charges, refunds."},
     {"name": "search", "description": "Where words were said: full-text search of transcripts."},
+    {
+        "name": "webhooks",
+        "description": "Events pushed to your server (video ready, job ended), signed per the "
+        "Standard Webhooks spec; deliveries retried, listed and replayable.",
+    },
     {"name": "admin", "description": "Operators (superusers only): users and their credits."},
 ]
 

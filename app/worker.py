@@ -17,6 +17,7 @@ logger = logging.getLogger("app.worker")
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     settings = Settings()
+    settings.ensure_secret_key()  # webhook secrets are sealed with it
     engine = db.make_engine(settings)
     if settings.migrate_on_startup:
         db.migrate(engine)

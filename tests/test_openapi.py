@@ -23,7 +23,7 @@ VALIDATION_ERROR = {"$ref": "#/components/schemas/HTTPValidationError"}
 VERBS = {
     "get", "list", "create", "register", "login", "logout", "upload", "delete", "cancel",
     "stream", "check", "update", "refresh", "change", "add", "link", "fetch", "retry", "reset",
-    "grant", "request", "verify", "search",
+    "grant", "request", "verify", "search", "rotate", "redeliver",
 }  # fmt: skip
 # Response fields that may be left out: a 422 problem's "ctx" appears only when it has values.
 OPTIONAL_RESPONSE_FIELDS = {("ValidationError", "ctx")}
@@ -146,6 +146,13 @@ def test_operation_ids_are_the_camel_case_of_the_route_function_names(client: Te
         "search_transcripts": "searchTranscripts",
         "search_video_transcript": "searchVideoTranscript",
         "get_video_summary": "getVideoSummary",
+        "create_webhook": "createWebhook",
+        "list_webhooks": "listWebhooks",
+        "update_webhook": "updateWebhook",
+        "delete_webhook": "deleteWebhook",
+        "rotate_webhook_secret": "rotateWebhookSecret",
+        "list_webhook_deliveries": "listWebhookDeliveries",
+        "redeliver_webhook": "redeliverWebhook",
     }
     document = client.app.openapi()
     # A list, not a set: two routes with one function name would merge two SDK functions.

@@ -13,6 +13,8 @@ many queue messages, workers, reapers and cancels race for it. Callers commit.
 
 A paid job that ends without success (fail, cancel, reap to failed) is refunded by the same
 transition, in the same transaction (app/credits.py): once, because the transition happens once.
+Likewise a final status (and a video's `ready` or `failed`) puts its webhook event in the outbox
+(app/webhooks/outbox.py) in that transaction: sent once it commits, never if it rolls back.
 """
 
 import secrets
@@ -23,11 +25,29 @@ from sqlalchemy import case, func, update
 from sqlmodel import Session, col, select
 
 from app import credits
-from app.models import ProcessingJob, VideoSource, utc_now
+from app.models import (
+    ProcessingJob,
+    ProcessingJobRead,
+    VideoSource,
+    VideoSourceRead,
+    WebhookEvent,
+    utc_now,
+)
+from app.webhooks import outbox
 
 # The job every new video gets: a video is `ready` only once ingested, and fails with it.
 INGEST = "ingest"
 UNFINISHED = ("queued", "running")
+
+
+def ingest_job_id(video_id: Any) -> Any:
+    """The id of a video's ingest job (the job its client watches), as a scalar subquery on
+    `video_id` (a column, to read it beside the video's row): the (video_id, id) index."""
+    return (
+        select(func.min(ProcessingJob.id))
+        .where(col(ProcessingJob.video_id) == video_id, col(ProcessingJob.kind) == INGEST)
+        .scalar_subquery()
+    )
 
 
 def _set_job(session: Session, job_id: int, *conditions: Any, **values: Any) -> bool:
@@ -98,7 +118,7 @@ def succeed(
     result_type: str | None = None,
 ) -> bool:
     """Finish the running job this worker holds, with the file it produced, if any."""
-    return _set_job(
+    succeeded = _set_job(
         session,
         job_id,
         *_held_by(token),
@@ -110,6 +130,9 @@ def succeed(
         result_key=result_key,
         result_type=result_type,
     )
+    if succeeded:
+        _tell_job(session, job_id, "job.succeeded")
+    return succeeded
 
 
 def fail(session: Session, job: ProcessingJob, token: str, code: str, message: str) -> bool:
@@ -133,6 +156,7 @@ def _finish_failed(
     )
     if failed:
         credits.refund(session, job, f"Job {job.id} ({job.kind}) failed: {code}")
+        _tell_job(session, job.id, "job.failed")
         fail_video(session, job.video_id, code, message)
     return failed
 
@@ -166,6 +190,7 @@ def cancel(session: Session, job: ProcessingJob) -> bool:
     )
     if canceled:
         credits.refund(session, job, f"Job {job.id} ({job.kind}) canceled")
+        _tell_job(session, job.id, "job.canceled")
         fail_video(session, job.video_id, "canceled", "The ingest job was canceled")
     return canceled
 
@@ -173,20 +198,48 @@ def cancel(session: Session, job: ProcessingJob) -> bool:
 def fail_video(session: Session, video_id: int, code: str, message: str) -> None:
     """A video still `processing` fails with its job. Only its ingest runs while a video is
     processing (paid jobs need a ready video), so for any other job this changes nothing."""
-    session.exec(
+    failed = session.exec(
         update(VideoSource)  # type: ignore[call-overload]
         .where(col(VideoSource.id) == video_id, col(VideoSource.status) == "processing")
         .values(status="failed", error_code=code, error_message=message[:500], updated_at=utc_now())
     )
+    if failed.rowcount == 1:
+        _tell_video(session, video_id, "video.failed")
 
 
 def update_video(session: Session, video_id: int, **values: Any) -> bool:
+    """Change a video's columns; `status="ready"` tells the owner's webhooks."""
     statement = (
         update(VideoSource)
         .where(col(VideoSource.id) == video_id)
         .values(updated_at=utc_now(), **values)
     )
-    return session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    updated = session.exec(statement).rowcount == 1  # type: ignore[call-overload]
+    if updated and values.get("status") == "ready":
+        _tell_video(session, video_id, "video.ready")
+    return updated
+
+
+def _tell_job(session: Session, job_id: int, event: WebhookEvent) -> None:
+    """The job's event into the outbox, with the job as it is now (JobRead)."""
+    owner = select(ProcessingJob.user_id).where(col(ProcessingJob.id) == job_id)
+
+    def job_read() -> dict[str, Any]:
+        job = session.get(ProcessingJob, job_id, populate_existing=True)
+        return ProcessingJobRead.model_validate(job).model_dump(mode="json")
+
+    outbox.emit(session, owner=owner.scalar_subquery(), event=event, data=job_read)
+
+
+def _tell_video(session: Session, video_id: int, event: WebhookEvent) -> None:
+    """The video's event into the outbox, with the video as it is now (VideoRead)."""
+    owner = select(VideoSource.user_id).where(col(VideoSource.id) == video_id)
+
+    def video_read() -> dict[str, Any]:
+        video = session.get(VideoSource, video_id, populate_existing=True)
+        return VideoSourceRead.model_validate(video).model_dump(mode="json")
+
+    outbox.emit(session, owner=owner.scalar_subquery(), event=event, data=video_read)
 
 
 def expired(session: Session) -> list[ProcessingJob]:

@@ -22,6 +22,7 @@ from app.pipeline.context import JobContext, JobStopped
 from app.pipeline.kinds import KINDS
 from app.pipeline.queue import JobQueue
 from app.storage import Storage, StorageUnavailable
+from app.webhooks.delivery import Deliverer
 
 logger = logging.getLogger("app.worker")
 
@@ -38,6 +39,8 @@ class Worker:
         )
         self.ai = Providers(settings)
         self.queue = JobQueue(settings.queue_url, self.run_job)
+        # Webhook deliveries are sent by every worker, on threads of their own.
+        self.deliverer = Deliverer(engine, settings)
         self.stopping = threading.Event()
         self._reaper: threading.Thread | None = None
         # Called with a job's id after a commit that changed it (app.main: the event streams'
@@ -131,6 +134,7 @@ class Worker:
             self.queue.enqueue(enqueue)
 
     def _announce(self, job_id: int) -> None:
+        self.deliverer.poke()  # the change may have put webhook deliveries in the outbox
         if self.on_change is not None:
             try:
                 self.on_change(job_id)
@@ -196,6 +200,7 @@ class Worker:
         """The embedded worker: worker threads and the reaper inside this process."""
         self.stopping.clear()
         self.queue.start(self.settings.worker_concurrency)
+        self.deliverer.start()
         self._reaper = threading.Thread(target=self._reap_forever, name="reaper", daemon=True)
         self._reaper.start()
 
@@ -205,13 +210,16 @@ class Worker:
         self.queue.stop()
         if self._reaper is not None:
             self._reaper.join()
+        self.deliverer.stop()
         self.ai.close()  # after the jobs: the local model's child process ends
 
     def run_forever(self) -> None:
         self._reaper = threading.Thread(target=self._reap_forever, name="reaper", daemon=True)
         self._reaper.start()
+        self.deliverer.start()
         try:
             self.queue.run_forever(self.settings.worker_concurrency)
         finally:
             self.stopping.set()
+            self.deliverer.stop()
             self.ai.close()
