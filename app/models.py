@@ -243,9 +243,7 @@ class RefreshToken(SQLModel, table=True):
     __tablename__ = "refresh_tokens"
     # A family's rows, and whether it was ended: every bearer request asks (app/crud.py,
     # _SESSION_REVOKED) with one probe of this index.
-    __table_args__ = (
-        Index("ix_refresh_tokens_family_id_revoked_at", "family_id", "revoked_at"),
-    )
+    __table_args__ = (Index("ix_refresh_tokens_family_id_revoked_at", "family_id", "revoked_at"),)
 
     id: int | None = Field(default=None, primary_key=True, description="Row id")
     user_id: int = Field(

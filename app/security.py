@@ -157,3 +157,9 @@ def hash_opaque_token(token: str) -> str:
 
 def new_session_id() -> str:
     return secrets.token_hex(16)
+
+
+def new_account_reference() -> str:
+    """The pseudonym of a deleted account in the ledger: random, so nothing leads back to
+    the person (not a hash of the address or the id, which could be recomputed)."""
+    return "deleted-" + secrets.token_hex(12)

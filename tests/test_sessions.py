@@ -244,3 +244,63 @@ def test_me_costs_one_query_also_with_a_tokens_valid_after_time(client, pair):
     assert len(sent) == 2, statements  # one SELECT of the user per request
     assert all(statement.lstrip().upper().startswith("SELECT") for statement in sent)
     assert all("password_hash" not in statement for statement in sent)  # never read for this
+
+
+# An ended session's access token is refused at once, not when it expires (issue 25).
+
+
+def test_after_logout_the_access_token_of_that_session_is_401(client, pair):
+    other = login(client).json()  # another session of the same user
+    assert me_status(client, pair["access_token"]) == 200
+
+    client.post("/auth/logout", json={"refresh_token": pair["refresh_token"]})
+
+    me = client.get("/me", headers=bearer(pair["access_token"]))
+    assert me.status_code == 401
+    assert me.json() == INVALID_ACCESS
+    assert me.headers["www-authenticate"] == "Bearer"
+    # The routes that change the account ask the same question.
+    assert client.post("/auth/logout-all", headers=bearer(pair["access_token"])).status_code == 401
+    # The other session is untouched.
+    assert me_status(client, other["access_token"]) == 200
+
+
+def test_after_reuse_detection_the_access_tokens_of_that_session_are_401(client, pair):
+    """The thief refreshed first; the user's replay of the used token revokes the family: the
+    thief's fresh access token dies at once, and so does the user's older one."""
+    thief = refresh(client, pair["refresh_token"]).json()
+    assert me_status(client, thief["access_token"]) == 200
+
+    assert refresh(client, pair["refresh_token"]).status_code == 401  # reuse detected
+
+    assert me_status(client, thief["access_token"]) == 401
+    assert me_status(client, pair["access_token"]) == 401
+    video = client.get("/videos/1", headers=bearer(thief["access_token"]))
+    assert video.status_code == 401  # the lookup that also reads the video refuses it too
+    again = login(client).json()
+    assert me_status(client, again["access_token"]) == 200
+
+
+def test_after_a_password_change_only_the_changing_session_lives_on(client, pair):
+    other = login(client).json()
+    body = {"current_password": PASSWORD, "new_password": "a brand new passphrase"}
+    assert (
+        client.post("/auth/password", json=body, headers=bearer(pair["access_token"])).status_code
+        == 204
+    )
+
+    assert refresh(client, other["refresh_token"]).status_code == 401
+    assert me_status(client, other["access_token"]) == 401
+    renewed = refresh(client, pair["refresh_token"]).json()  # this session refreshes
+    assert me_status(client, renewed["access_token"]) == 200
+
+
+def test_me_costs_one_query_also_for_an_ended_session(client, pair):
+    client.post("/auth/logout", json={"refresh_token": pair["refresh_token"]})
+
+    with statements_sent(client.app.state.engine) as statements:
+        assert me_status(client, pair["access_token"]) == 401
+
+    sent = data_statements(statements)
+    assert len(sent) == 1, statements
+    assert "refresh_tokens" in sent[0]
