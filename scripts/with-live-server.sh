@@ -6,7 +6,8 @@
 # E2E_SECRET_KEY (the server's key), E2E_EXPECTED_CREDITS (its DEFAULT_CREDITS) and
 # E2E_VIDEO_FILE (a short MP4 generated now; test media is never committed) and E2E_SPEECH_FILE
 # (an MP4 with speech by espeak-ng, empty when espeak-ng is missing), and E2E_OPENAI_URL (the
-# fake summary provider's control routes). Used by the
+# fake summary provider's control routes). Webhooks may target loopback (WEBHOOK_ALLOW_PRIVATE),
+# so the programs can register a receiver of their own. Used by the
 # generated-client end-to-end checks (make client-test, make client-test-python).
 set -euo pipefail
 
@@ -66,6 +67,7 @@ fi
   MEDIA_ROOT="$TMP/media" QUEUE_URL="sqlite:///$TMP/queue.db" DATABASE_URL="sqlite:///$TMP/app.db" SECRET_KEY="$SECRET_KEY" BCRYPT_ROUNDS=4 \
     DEFAULT_CREDITS="$CREDITS" ENVIRONMENT=development MIGRATE_ON_STARTUP=true CORS_ORIGINS="" \
     SUMMARY_PROVIDER=openai OPENAI_BASE_URL="$PROVIDER_URL/v1" OPENAI_API_KEY="$PROVIDER_KEY" \
+    WEBHOOK_ALLOW_PRIVATE=true WEBHOOK_POLL_SECONDS=0.2 \
     exec "$ROOT/.venv/bin/uvicorn" app.main:app --host 127.0.0.1 --port "$PORT" --no-access-log
 ) >"$TMP/server.log" 2>&1 &
 SERVER_PID=$!

@@ -19,6 +19,7 @@ import {
   register,
 } from './generated';
 import { checkVideos } from './videos';
+import { checkWebhooks } from './webhooks';
 
 class AssertionFailed extends Error {}
 
@@ -125,15 +126,19 @@ async function main(): Promise<void> {
   const reused = await refreshSession({ body: { refresh_token: firstRefresh } });
   equal(reused.response.status, 401, 'reused refresh token status');
   equal(detailOf(reused.error), 'Invalid refresh token', 'reused refresh token detail');
-  const afterReuse = await refreshSession({ body: { refresh_token: refreshed.data.refresh_token } });
+  const afterReuse = await refreshSession({ body: { refresh_token: refreshed.data.refresh_token ?? undefined } });
   equal(afterReuse.response.status, 401, 'the newer refresh token after a reuse');
-  console.log('ok  reused refresh token -> 401, and its session is revoked');
+  equal((await getMe()).response.status, 401, "the revoked session's access token");
+  console.log('ok  reused refresh token -> 401, its session is revoked, access token included');
+  const again = await login({ body: { email, password } });
+  check(again.data !== undefined, 'login after the reuse returned no token');
+  accessToken = again.data.access_token;
 
   const second = await login({ body: { email, password } });
   check(second.data !== undefined, 'second login returned no token');
-  const loggedOut = await logout({ body: { refresh_token: second.data.refresh_token } });
+  const loggedOut = await logout({ body: { refresh_token: second.data.refresh_token ?? undefined } });
   equal(loggedOut.response.status, 204, 'POST /auth/logout status');
-  const afterLogout = await refreshSession({ body: { refresh_token: second.data.refresh_token } });
+  const afterLogout = await refreshSession({ body: { refresh_token: second.data.refresh_token ?? undefined } });
   equal(afterLogout.response.status, 401, 'refresh after logout');
   console.log('ok  logout -> its refresh token is dead');
 
@@ -181,6 +186,7 @@ async function main(): Promise<void> {
   equal((await getMe()).data?.email, email, '/me after the failures');
 
   await checkVideos();
+  await checkWebhooks();
   console.log('all end-to-end checks passed');
 }
 

@@ -57,7 +57,7 @@ export async function checkVideos(): Promise<void> {
 }
 
 /** Upload a file and wait until the server's worker has made the video `ready`. */
-async function uploadReady(path: string): Promise<VideoSourceRead> {
+export async function uploadReady(path: string): Promise<VideoSourceRead> {
   const file = new Blob([await readFile(path)], { type: 'video/mp4' });
   const uploaded = await uploadVideo({ body: { file: new File([file], basename(path)) } });
   assert(uploaded.response.status === 201, `upload status ${uploaded.response.status}`);
