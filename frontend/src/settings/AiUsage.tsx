@@ -21,7 +21,7 @@ export function AiUsage() {
       <ErrorText error={usage.error} />
       {usage.isSuccess && rows.length === 0 && <p className="empty">No AI calls yet.</p>}
       {rows.length > 0 && (
-        <div className="table-wrap" role="region" aria-labelledby="usage-title" tabIndex={0}>
+        <div className="table-wrap" role="region" aria-label="AI calls, scrollable" tabIndex={0}>
           <table>
             <thead>
               <tr>

@@ -24,6 +24,7 @@ export function Jobs({ videoId, jobs }: Props) {
         void queryClient.invalidateQueries({ queryKey: ['me'] });
         void queryClient.invalidateQueries({ queryKey: ['transcript', videoId] });
         void queryClient.invalidateQueries({ queryKey: ['summary', videoId] });
+        if (job.kind === 'ingest') void queryClient.invalidateQueries({ queryKey: ['playback', videoId] });
       }
     },
     [queryClient, videoId],

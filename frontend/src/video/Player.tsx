@@ -2,6 +2,14 @@ import { useQuery } from '@tanstack/react-query';
 import { useCallback, useEffect, useRef } from 'react';
 
 import { getPlayback } from '../api';
+
+/** The playback URL's query, shared by the page (which asks early) and the player. */
+export const playbackQuery = (videoId: number) => ({
+  queryKey: ['playback', videoId],
+  queryFn: () => getPlayback(videoId),
+  staleTime: Infinity,
+  retry: false,
+});
 import { ErrorText } from '../common/ErrorText';
 import { useAuthBlobUrl } from '../common/useAuthBlobUrl';
 import { seek } from './seek';
@@ -22,12 +30,7 @@ interface Props {
  * playback resumes where it was.
  */
 export function Player({ videoId, name, captions, startAt, onElement }: Props) {
-  const playback = useQuery({
-    queryKey: ['playback', videoId],
-    queryFn: () => getPlayback(videoId),
-    staleTime: Infinity,
-    gcTime: 0,
-  });
+  const playback = useQuery(playbackQuery(videoId));
   const captionsUrl = useAuthBlobUrl(captions ? `/videos/${videoId}/captions?format=vtt` : null, captions?.jobId);
   const element = useRef<HTMLVideoElement | null>(null);
   const resumeAt = useRef<number | null>(null);

@@ -1,4 +1,4 @@
-import { type MouseEvent, useMemo, useRef, useState } from 'react';
+import { type MouseEvent, useDeferredValue, useMemo, useRef, useState } from 'react';
 
 import type { Transcript as TranscriptData } from '../api';
 import { ErrorText } from '../common/ErrorText';
@@ -13,14 +13,20 @@ interface Props {
   baseName: string;
 }
 
+const FIRST_LINES = 100;
+
 /**
  * The transcript beside the player. The lines render once per transcript (memoised), so a
  * 2,000-line transcript costs nothing per tick: useFollowPlayback marks the spoken line on the DOM.
+ * The first lines show at once; the rest follow in a background render that yields to the
+ * browser (useDeferredValue), so the page is usable before a long transcript is all in.
  */
 export function Transcript({ transcript, video, baseName }: Props) {
   const listRef = useRef<HTMLOListElement>(null);
   const [downloadError, setDownloadError] = useState<unknown>(null);
-  const { segments } = transcript;
+  const all = transcript.segments;
+  const head = useMemo(() => all.slice(0, FIRST_LINES), [all]);
+  const segments = useDeferredValue(all, head);
   const starts = useMemo(() => Float64Array.from(segments, (segment) => segment.start), [segments]);
   const mark = useFollowPlayback(video, listRef, starts);
 
@@ -72,9 +78,9 @@ export function Transcript({ transcript, video, baseName }: Props) {
       </div>
       <ErrorText error={downloadError} />
       <p className="muted small-print">
-        {segments.length} lines · language {transcript.language} · {transcript.provider} {transcript.model}
+        {all.length} lines · language {transcript.language} · {transcript.provider} {transcript.model}
       </p>
-      {segments.length === 0 ? (
+      {all.length === 0 ? (
         <p className="empty">No speech was found.</p>
       ) : (
         <ol className="lines" ref={listRef} onClick={onClick} tabIndex={-1} aria-label="Transcript lines: activate one to play from there">

@@ -13,7 +13,7 @@ import { BuyJobs } from './BuyJobs';
 import { DeleteVideo } from './DeleteVideo';
 import { Details } from './Details';
 import { Jobs } from './Jobs';
-import { Player } from './Player';
+import { Player, playbackQuery } from './Player';
 import { SummaryPanel } from './SummaryPanel';
 import { Transcript } from './Transcript';
 
@@ -33,11 +33,13 @@ function VideoView({ id, startAt }: { id: number; startAt: number | null }) {
     queryFn: () => getVideo(id),
     refetchInterval: (query) => (query.state.data?.status === 'processing' ? 3000 : false),
   });
-  const jobs = useQuery({ queryKey: ['jobs', id], queryFn: () => listVideoJobs(id), enabled: video.isSuccess });
-  const done = (kind: string) => jobs.data?.some((job) => job.kind === kind && job.status === 'succeeded') ?? false;
-  const transcribed = done('transcribe');
-  const transcript = useQuery({ queryKey: ['transcript', id], queryFn: () => getTranscript(id), enabled: transcribed });
-  const summary = useQuery({ queryKey: ['summary', id], queryFn: () => getSummary(id), enabled: done('summarize') });
+  // Everything the page shows is asked for at once, beside the video itself (a 404 for another
+  // user's video or a missing transcript is expected: it shows as nothing).
+  const jobs = useQuery({ queryKey: ['jobs', id], queryFn: () => listVideoJobs(id) });
+  const transcript = useQuery({ queryKey: ['transcript', id], queryFn: () => getTranscript(id) });
+  const summary = useQuery({ queryKey: ['summary', id], queryFn: () => getSummary(id) });
+  useQuery({ ...playbackQuery(id), enabled: video.data === undefined || video.data.status === 'ready' });
+  const transcribed = transcript.data != null;
   const [element, setElement] = useState<HTMLVideoElement | null>(null);
   useTitle(video.data ? videoName(video.data) : 'Video');
 
