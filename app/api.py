@@ -539,7 +539,7 @@ async def upload_video(
     settings: SettingsDep,
     storage: StorageDep,
     queue: QueueDep,
-) -> VideoSource:
+) -> VideoSourceRead:
     await _refuse_past_active_ingests(session, user, settings)
     received = await upload.receive_video(request, storage, max_bytes=settings.max_upload_bytes)
     try:
@@ -556,7 +556,7 @@ async def upload_video(
         await run_in_threadpool(received.pending.abort)  # a no-op once it is in place
     await run_in_threadpool(queue.enqueue, job.id)
     response.headers["Location"] = f"/videos/{video.id}"
-    return video
+    return VideoSourceRead.model_validate(video, update={"ingest_job_id": job.id})
 
 
 @router.post(
@@ -594,7 +594,7 @@ async def create_video_from_link(
             session, crud.create_linked_video, user_id=user.id, source_url=url
         )
         await run_in_threadpool(queue.enqueue, job.id)
-        return VideoSourceRead.model_validate(video)
+        return VideoSourceRead.model_validate(video, update={"ingest_job_id": job.id})
 
     return await idempotency.respond(
         session,

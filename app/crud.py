@@ -30,6 +30,7 @@ from app.models import (
     UserAdminRead,
     UserCreate,
     VideoSource,
+    VideoSourceRead,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEndpointCreate,
@@ -38,7 +39,6 @@ from app.models import (
     utc_now,
 )
 from app.pipeline import jobs
-from app.webhooks import signing
 from app.security import (
     PasswordHasher,
     create_access_token,
@@ -49,6 +49,7 @@ from app.security import (
     new_session_id,
 )
 from app.storage import SOURCE, PendingObject, Storage, StorageUnavailable, video_key
+from app.webhooks import signing
 
 logger = logging.getLogger("app")
 
@@ -160,13 +161,14 @@ def _user_read_query(owned: Table | None) -> Select[Any]:
 
 
 # Read beside an owned row's columns, by name: a video's ingest job (VideoRead.ingest_job_id).
+_VIDEOS = VideoSource.__table__  # type: ignore[attr-defined]
 _OWNED_EXTRA: dict[str, dict[str, Any]] = {
-    "video_sources": {"ingest_job_id": jobs.ingest_job_id(VideoSource.__table__.c.id)},  # type: ignore[attr-defined]
+    "video_sources": {"ingest_job_id": jobs.ingest_job_id(_VIDEOS.c.id)},
 }
 
 
 _OWNED: dict[str, Table] = {
-    "video": VideoSource.__table__,  # type: ignore[attr-defined]
+    "video": _VIDEOS,
     "job": ProcessingJob.__table__,  # type: ignore[attr-defined]
 }
 

@@ -506,6 +506,11 @@ class VideoSourceRead(VideoSourceBase):
     id: int = Field(description="The video's id")
     error: MediaErrorInfo | None = Field(description="Why the video failed; null otherwise")
     thumbnail_url: str | None = Field(description="Path of the JPEG thumbnail once there is one")
+    ingest_job_id: int | None = Field(
+        default=None,
+        description="The video's ingest job, to follow (GET /jobs/{id}/events) until the video "
+        "is ready or failed; null for a video without one",
+    )
     created_at: datetime = Field(description="When the video was created (UTC)")
     updated_at: datetime = Field(description="When the video last changed (UTC)")
 

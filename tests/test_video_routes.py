@@ -4,7 +4,9 @@ import json
 import threading
 
 import pytest
+from sqlmodel import Session
 
+from app.models import VideoSource
 from app.pipeline import media as app_media
 from tests.support import media
 from tests.support.utils import bearer
@@ -128,6 +130,48 @@ def test_too_many_videos_processing_is_429_with_retry_after(make_video_client, c
     assert "processing" in response.json()["detail"]
     other = user_token(client, "bob@example.com")  # the limit is per user
     assert upload(client, other, clip).status_code == 201
+
+
+# ---- which job to watch
+
+
+def test_the_upload_and_the_link_name_their_ingest_job_and_the_reads_too(queued_client, clip):
+    """Nobody needs to guess that job 1 belongs to video 1: here they differ."""
+    client = queued_client
+    token = user_token(client)
+    with Session(client.app.state.engine) as session:  # a video that never had an ingest job
+        old = VideoSource(user_id=1, origin="upload", status="ready")
+        session.add(old)
+        session.commit()
+        old_id = old.id
+
+    uploaded = upload(client, token, clip)
+    linked = client.post(
+        "/videos/link", json={"url": "https://example.com/a.mp4"}, headers=bearer(token)
+    )
+
+    assert (uploaded.status_code, linked.status_code) == (201, 201)
+    watch = {}
+    for created in (uploaded.json(), linked.json()):
+        job = ingest_job(client, token, created["id"])
+        assert created["ingest_job_id"] == job["id"]
+        assert created["ingest_job_id"] != created["id"]
+        watched = client.get(f"/jobs/{job['id']}", headers=bearer(token)).json()
+        assert (watched["kind"], watched["video_id"]) == ("ingest", created["id"])
+        watch[created["id"]] = job["id"]
+    watch[old_id] = None
+    for video_id, job_id in watch.items():
+        read = client.get(f"/videos/{video_id}", headers=bearer(token)).json()
+        assert read["ingest_job_id"] == job_id
+    listed = client.get("/videos", headers=bearer(token)).json()["data"]
+    assert {video["id"]: video["ingest_job_id"] for video in listed} == watch
+    # Paged too: one video a page.
+    first = client.get("/videos?limit=1", headers=bearer(token)).json()
+    second = client.get(f"/videos?limit=1&cursor={first['next_cursor']}", headers=bearer(token))
+    assert [v["ingest_job_id"] for v in first["data"] + second.json()["data"]] == [
+        watch[linked.json()["id"]],
+        watch[uploaded.json()["id"]],
+    ]
 
 
 # ---- ownership

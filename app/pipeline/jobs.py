@@ -21,7 +21,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, update
+from sqlalchemy import case, func, literal_column, update
 from sqlmodel import Session, col, select
 
 from app import credits
@@ -42,10 +42,12 @@ UNFINISHED = ("queued", "running")
 
 def ingest_job_id(video_id: Any) -> Any:
     """The id of a video's ingest job (the job its client watches), as a scalar subquery on
-    `video_id` (a column, to read it beside the video's row): the (video_id, id) index."""
+    `video_id` (a column, to read it beside the video's row): the (video_id, id) index. The
+    kind is a literal, not a parameter: app.db.fetch_row passes only the caller's parameters."""
+    ingest = literal_column(f"'{INGEST}'")
     return (
         select(func.min(ProcessingJob.id))
-        .where(col(ProcessingJob.video_id) == video_id, col(ProcessingJob.kind) == INGEST)
+        .where(col(ProcessingJob.video_id) == video_id, col(ProcessingJob.kind) == ingest)
         .scalar_subquery()
     )
 
@@ -237,7 +239,8 @@ def _tell_video(session: Session, video_id: int, event: WebhookEvent) -> None:
 
     def video_read() -> dict[str, Any]:
         video = session.get(VideoSource, video_id, populate_existing=True)
-        return VideoSourceRead.model_validate(video).model_dump(mode="json")
+        ingest = {"ingest_job_id": session.scalar(select(ingest_job_id(video_id)))}
+        return VideoSourceRead.model_validate(video, update=ingest).model_dump(mode="json")
 
     outbox.emit(session, owner=owner.scalar_subquery(), event=event, data=video_read)
 
