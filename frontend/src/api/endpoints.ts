@@ -11,6 +11,12 @@ import type {
   UserRead,
   VideoPage,
   VideoSourceRead,
+  WebhookDeliveryPage,
+  WebhookDeliveryRead,
+  WebhookEndpointCreate,
+  WebhookEndpointRead,
+  WebhookEndpointUpdate,
+  WebhookEndpointWithSecret,
 } from '../client/types.gen';
 import { ApiError, call } from './http';
 import { refreshSession, setSession } from './session';
@@ -114,3 +120,18 @@ export const cancelJob = (id: number): Promise<ProcessingJobRead> =>
 
 export const search = (q: string, cursor: string | null): Promise<SearchPage> =>
   call(sdk.searchTranscripts({ query: { q, limit: 20, cursor } }));
+
+// --- webhooks ------------------------------------------------------------------------------
+
+export const listWebhooks = (): Promise<WebhookEndpointRead[]> => call(sdk.listWebhooks());
+export const createWebhook = (body: WebhookEndpointCreate): Promise<WebhookEndpointWithSecret> =>
+  call(sdk.createWebhook({ body }));
+export const updateWebhook = (id: number, body: WebhookEndpointUpdate): Promise<WebhookEndpointRead> =>
+  call(sdk.updateWebhook({ path: { webhook_id: id }, body }));
+export const deleteWebhook = (id: number) => call(sdk.deleteWebhook({ path: { webhook_id: id } }));
+export const rotateWebhookSecret = (id: number): Promise<WebhookEndpointWithSecret> =>
+  call(sdk.rotateWebhookSecret({ path: { webhook_id: id } }));
+export const listWebhookDeliveries = (id: number, cursor: string | null): Promise<WebhookDeliveryPage> =>
+  call(sdk.listWebhookDeliveries({ path: { webhook_id: id }, query: { limit: 20, cursor } }));
+export const redeliverWebhook = (id: number, deliveryId: number): Promise<WebhookDeliveryRead> =>
+  call(sdk.redeliverWebhook({ path: { webhook_id: id, delivery_id: deliveryId } }));

@@ -14,4 +14,7 @@ export type {
   TranscriptSegment as Segment,
   UserRead as User,
   VideoSourceRead as Video,
+  WebhookDeliveryRead as WebhookDelivery,
+  WebhookEndpointRead as Webhook,
+  WebhookEndpointWithSecret as WebhookWithSecret,
 } from '../client/types.gen';

@@ -3,6 +3,7 @@ import { Account } from './Account';
 import { AiUsage } from './AiUsage';
 import { DeleteAccount } from './DeleteAccount';
 import { PasswordForm } from './PasswordForm';
+import { Webhooks } from './webhooks/Webhooks';
 
 export default function SettingsPage() {
   useTitle('Settings');
@@ -12,6 +13,7 @@ export default function SettingsPage() {
       <Account />
       <PasswordForm />
       <AiUsage />
+      <Webhooks />
       <DeleteAccount />
     </section>
   );
