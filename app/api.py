@@ -27,6 +27,7 @@ from app import (
     captions,
     crud,
     db,
+    fetch,
     idempotency,
     openapi,
     pages,
@@ -99,6 +100,8 @@ from app.models import (
     UserUpdate,
     VideoLinkCreate,
     VideoPage,
+    VideoSource,
+    VideoSourceRead,
     WebhookDeliveryPage,
     WebhookDeliveryRead,
     WebhookEndpoint,
@@ -106,10 +109,7 @@ from app.models import (
     WebhookEndpointRead,
     WebhookEndpointUpdate,
     WebhookEndpointWithSecret,
-    VideoSource,
-    VideoSourceRead,
 )
-from app.webhooks import signing
 from app.openapi_responses import (
     ADMIN,
     BAD_LINK_TOKEN,
@@ -123,6 +123,7 @@ from app.openapi_responses import (
     NOT_A_VIDEO_ID,
     REPLAYED,
     STORE_DOWN,
+    THUMBNAIL_HEADERS,
     TOO_LARGE,
     TOO_MANY,
     TOO_MANY_INGESTS,
@@ -132,12 +133,12 @@ from app.openapi_responses import (
     VIDEO_NOT_FOUND,
     error,
 )
-from app import fetch
 from app.pipeline import kinds
 from app.security import PasswordHasher, access_token_claims
 from app.session_cookie import CookieMode, RefreshBody, RefreshCookie
 from app.storage import SOURCE, THUMBNAIL, video_key
 from app.throttle import account_key, client_address, refuse_if_throttled
+from app.webhooks import signing
 
 RETRY_AFTER_SECONDS = 10
 
@@ -656,25 +657,57 @@ async def delete_video(
     summary="The video's JPEG thumbnail",
     response_class=FileResponse,
     responses={
-        200: {"content": {"image/jpeg": {"schema": JPEG}}, "description": "The thumbnail"},
+        200: {
+            "content": {"image/jpeg": {"schema": JPEG}},
+            "description": "The thumbnail",
+            "headers": THUMBNAIL_HEADERS,
+        },
+        304: {
+            "description": "Not Modified: the If-None-Match tag is the current one",
+            "headers": THUMBNAIL_HEADERS,
+        },
         **VIDEO_AUTH,
         404: error("No such video, or no thumbnail yet"),
         **STORE_DOWN,
     },
 )
-async def get_video_thumbnail(video: OwnedVideo, storage: StorageDep) -> StreamingResponse:
+async def get_video_thumbnail(
+    video: OwnedVideo,
+    storage: StorageDep,
+    if_none_match: Annotated[
+        str | None,
+        Header(
+            alias="If-None-Match",
+            description="The ETag of the copy the client has: 304 without a body if current",
+        ),
+    ] = None,
+) -> Response:
     # Streamed through the API from either backend, not a redirect to a presigned URL: the
     # same authorization and URL whatever the store, and a bucket only the servers reach.
     not_found = HTTPException(status.HTTP_404_NOT_FOUND, detail="Thumbnail not found")
     if not video.has_thumbnail:
         raise not_found
+    key = video_key(video.id, THUMBNAIL)
     try:
-        stream, size = await run_in_threadpool(storage.open, video_key(video.id, THUMBNAIL))
+        etag = await run_in_threadpool(storage.etag, key)
+        # Private: it is the user's; no-cache: asked again each time (SQLite may give a
+        # deleted video's id to another), which the ETag answers with a 304 and no body.
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+        if _matches(if_none_match, etag):
+            return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        stream, size = await run_in_threadpool(storage.open, key)
     except FileNotFoundError:
         raise not_found from None
-    return StreamingResponse(
-        _chunks(stream), media_type="image/jpeg", headers={"Content-Length": str(size)}
-    )
+    headers["Content-Length"] = str(size)
+    return StreamingResponse(_chunks(stream), media_type="image/jpeg", headers=headers)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 13.1.2): `*`, or any listed tag, `W/` or not."""
+    if if_none_match is None:
+        return False
+    tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    return "*" in tags or etag.removeprefix("W/") in tags
 
 
 async def _chunks(stream: BinaryIO, size: int = 64 * 1024) -> AsyncIterator[bytes]:

@@ -43,6 +43,16 @@ JOB_NOT_FOUND = {404: error("No such job (or not yours)")}
 
 
 # Sent with a stored answer replayed for a retry with the same Idempotency-Key.
+THUMBNAIL_HEADERS = {
+    "ETag": {
+        "description": "The thumbnail's validator, for If-None-Match",
+        "schema": {"type": "string"},
+    },
+    "Cache-Control": {
+        "description": "`private, no-cache`: kept by the browser only, revalidated each time",
+        "schema": {"type": "string"},
+    },
+}
 REPLAYED = {
     REPLAYED_HEADER: {
         "description": "`true` when this is the stored answer of an earlier request with the "

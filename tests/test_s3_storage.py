@@ -17,7 +17,14 @@ from app.storage.s3 import PART_SIZE, S3Storage
 from tests.support import media
 from tests.support.services import redis_server, s3_server
 from tests.support.utils import bearer
-from tests.support.videos import ingest_job, upload, user_token, wait_for, wait_until_settled
+from tests.support.videos import (
+    assert_thumbnail_is_cached_by_its_etag,
+    ingest_job,
+    upload,
+    user_token,
+    wait_for,
+    wait_until_settled,
+)
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +118,20 @@ def test_open_put_delete_and_delete_video(s3, bucket, storage, tmp_path):
     assert s3.keys(bucket) == []
 
 
+def test_etag_is_the_objects_and_changes_with_its_bytes(storage, tmp_path):
+    path = tmp_path / "t.jpg"
+    path.write_bytes(b"jpeg bytes")
+    storage.put_file(path, "videos/1/thumbnail.jpg")
+    first = storage.etag("videos/1/thumbnail.jpg")
+    assert first == f'"{hashlib.md5(b"jpeg bytes").hexdigest()}"'  # a single PUT's: its MD5
+
+    path.write_bytes(b"other jpeg bytes")
+    storage.put_file(path, "videos/1/thumbnail.jpg")
+    assert storage.etag("videos/1/thumbnail.jpg") not in (first, "")
+    with pytest.raises(FileNotFoundError):
+        storage.etag("videos/2/thumbnail.jpg")
+
+
 def test_a_store_that_does_not_answer_raises_storage_unavailable(bucket):
     port_nobody_listens_on = 9  # discard: refused at once on loopback
     settings = {
@@ -152,6 +173,10 @@ def test_upload_to_ready_with_s3_storage_and_the_redis_queue(
         assert thumbnail.status_code == 200
         assert thumbnail.headers["content-type"] == "image/jpeg"
         assert Image.open(io.BytesIO(thumbnail.content)).size == (320, 240)
+        # The bucket's own ETag of the object, and a 304 for it.
+        stored = s3.client().head_object(Bucket=bucket, Key=f"videos/{vid}/thumbnail.jpg")
+        assert thumbnail.headers["etag"] == stored["ETag"]
+        assert_thumbnail_is_cached_by_its_etag(client, token, video)
 
         assert client.delete(f"/videos/{vid}", headers=bearer(token)).status_code == 204
         assert s3.keys(bucket) == []

@@ -9,7 +9,14 @@ from PIL import Image
 from app.upload import display_name
 from tests.support import media
 from tests.support.utils import bearer
-from tests.support.videos import ingest_job, stored_files, upload, user_token, wait_until_settled
+from tests.support.videos import (
+    assert_thumbnail_is_cached_by_its_etag,
+    ingest_job,
+    stored_files,
+    upload,
+    user_token,
+    wait_until_settled,
+)
 
 
 @pytest.fixture
@@ -158,6 +165,25 @@ def test_a_file_that_is_no_video_container_is_415_and_nothing_is_kept(
     assert response.json() == {"detail": "Unsupported media type"}
     assert video_client.get("/videos", headers=bearer(token)).json()["data"] == []
     assert stored_files(media_root(video_client)) == []
+
+
+def test_the_thumbnail_has_an_etag_and_answers_if_none_match_with_304(
+    video_client, token, tmp_path
+):
+    created = upload(video_client, token, media.mp4(tmp_path / "clip.mp4")).json()
+    video = wait_until_settled(video_client, token, created["id"])
+
+    assert_thumbnail_is_cached_by_its_etag(video_client, token, video)
+    # The tag is the stored file's: written again (a new file renamed into place), a new tag.
+    path = media_root(video_client) / f"videos/{video['id']}/thumbnail.jpg"
+    etag = video_client.get(video["thumbnail_url"], headers=bearer(token)).headers["etag"]
+    replacement = path.with_name("new.jpg")
+    replacement.write_bytes(path.read_bytes() + b"\0")
+    replacement.replace(path)
+    changed = video_client.get(
+        video["thumbnail_url"], headers={**bearer(token), "If-None-Match": etag}
+    )
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
 
 
 def test_an_empty_file_is_415_saying_it_is_empty_and_nothing_is_kept(video_client, token):

@@ -13,7 +13,8 @@ backend; the backends import `base`; `factory` sits above both.
 - `put_file(path, key)` stores a file a worker made (a thumbnail).
 - `fetch(key)` is a context manager giving a local file to open with FFmpeg: the stored file
   itself on disk, a copy in a scratch directory (removed afterwards) from a bucket.
-- `open(key)` reads an object for a response; `exists`, `delete`, `delete_video`.
+- `open(key)` reads an object for a response, `etag(key)` its validator (If-None-Match);
+  `exists`, `delete`, `delete_video`.
 
 A store that cannot be reached raises `StorageUnavailable` (the API answers 503).
 """

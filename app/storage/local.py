@@ -66,6 +66,12 @@ class LocalStorage:
         file = self._path(key).open("rb")  # FileNotFoundError when it is not there
         return file, os.fstat(file.fileno()).st_size
 
+    def etag(self, key: str) -> str:
+        """A strong validator of the file as it is (its modification time and size, as nginx's): a
+        file written again is another file (a rename into place), so another tag."""
+        stat = self._path(key).stat()  # FileNotFoundError when it is not there
+        return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 

@@ -187,6 +187,10 @@ class S3Storage:
         answer = _call(lambda: self.client.get_object(Bucket=self.bucket, Key=key))
         return answer["Body"], answer["ContentLength"]
 
+    def etag(self, key: str) -> str:
+        """The store's own ETag of the object (quoted, as HTTP sends it)."""
+        return _call(lambda: self.client.head_object(Bucket=self.bucket, Key=key))["ETag"]
+
     def exists(self, key: str) -> bool:
         try:
             _call(lambda: self.client.head_object(Bucket=self.bucket, Key=key))

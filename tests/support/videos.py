@@ -46,3 +46,25 @@ def ingest_job(client: TestClient, token: str, video_id: int) -> dict:
 def stored_files(media_root: Path) -> list[str]:
     """Every file under the media root, as paths relative to it."""
     return sorted(str(p.relative_to(media_root)) for p in media_root.rglob("*") if p.is_file())
+
+
+def assert_thumbnail_is_cached_by_its_etag(client: TestClient, token: str, video: dict) -> None:
+    """ETag and `Cache-Control: private, no-cache`; If-None-Match with it is 304, no body."""
+    first = client.get(video["thumbnail_url"], headers=bearer(token))
+    assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
+    etag = first.headers["etag"]
+    assert etag.startswith('"') and etag.endswith('"') and len(etag) > 2
+    assert first.headers["cache-control"] == "private, no-cache"
+
+    for sent in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = client.get(video["thumbnail_url"], headers={**bearer(token), "If-None-Match": sent})
+        assert again.status_code == 304, sent
+        assert again.content == b""
+        assert again.headers["etag"] == etag
+        assert again.headers["cache-control"] == "private, no-cache"
+    stale = client.get(video["thumbnail_url"], headers={**bearer(token), "If-None-Match": '"old"'})
+    assert stale.status_code == 200 and stale.content == first.content
+    assert stale.headers["etag"] == etag
+    # Still the owner's alone: no token, no answer, whatever the tag.
+    anonymous = client.get(video["thumbnail_url"], headers={"If-None-Match": etag})
+    assert anonymous.status_code == 401
