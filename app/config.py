@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     # Run a worker inside each API process (make run); off where separate workers run.
     embedded_worker: bool = True
     worker_concurrency: int = Field(default=2, ge=1, le=64)
+    # Where workers keep their temporary files, each process in a folder of its own; a
+    # starting worker removes the folders of processes that are gone (app/scratch.py).
+    scratch_dir: Path = Path(tempfile.gettempdir()) / "video-ai-scratch"
+    # Used and expired refresh and emailed tokens are deleted this long after they were used,
+    # revoked or expired (a used refresh token is still recognised as reused until then).
+    token_retention_days: int = Field(default=30, ge=1)
     # The sandbox of the child process that opens media with FFmpeg.
     media_memory_limit_mb: int = Field(default=1024, ge=64)
     media_cpu_seconds: int = Field(default=60, ge=1)

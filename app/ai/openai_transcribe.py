@@ -114,7 +114,9 @@ class OpenAITranscriber:
     def __init__(self, settings: Settings, *, scratch: Path | None = None) -> None:
         self.settings = settings
         self.model = settings.openai_transcribe_model
-        self.scratch = scratch  # where pieces are written (a temporary folder in it); None: TMPDIR
+        # Where pieces are written (a temporary folder in it); None: beside the audio, in the
+        # job's scratch folder (app/scratch.py).
+        self.scratch = scratch
 
     def languages(self) -> frozenset[str] | None:
         return None
@@ -124,9 +126,10 @@ class OpenAITranscriber:
     ) -> Transcription:
         parts: list[_Part] = []
         on_progress(0.0)
+        scratch = self.scratch or audio.parent
         with (
             make_client(self.settings) as client,
-            tempfile.TemporaryDirectory(prefix="transcribe-", dir=self.scratch) as folder,
+            tempfile.TemporaryDirectory(prefix="transcribe-", dir=scratch) as folder,
             closing(self._pieces(audio, duration, Path(folder))) as pieces,
         ):
             for piece in pieces:

@@ -8,8 +8,9 @@ heartbeats, records how they ended, the reaper, and runs the webhook deliverer).
 
 May import: `app.config`, `app.models`, `app.db`, `app.credits`, `app.idempotency`,
 `app.fetch` (outbound downloads checked against SSRF), `app.webhooks` (state changes put their
-events in its outbox), `app.storage`, `app.ai` and third-party libraries. Never `app.crud`, `app.deps`, `app.api` or
-`app.main`, which sit above it. Inside: `jobs`, `queue` and `media` import no other
-module of the package; `context` imports `jobs`; a kind imports `context` and `media`;
-`kinds` (the registry) imports the kinds; `worker` sits on top.
+events in its outbox), `app.storage`, `app.ai`, `app.scratch` (the worker's scratch folder),
+`app.retention` (the reaper's token purge) and third-party libraries. Never `app.crud`,
+`app.deps`, `app.api` or `app.main`, which sit above it. Inside: `jobs`, `queue` and `media`
+import no other module of the package; `context` imports `jobs`; a kind imports `context` and
+`media`; `kinds` (the registry) imports the kinds; `worker` sits on top.
 """

@@ -1,6 +1,7 @@
 """What a job kind's function gets: its job and video, the services it needs, and the ways to
 report progress and to learn that it should stop."""
 
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from app import scratch
 from app.ai.factory import Providers
 from app.config import Settings
 from app.models import ProcessingJob, VideoSource
@@ -104,6 +106,12 @@ class JobContext:
                 raise JobStopped
             jobs.update_video(session, self.video.id, **values)
             session.commit()
+
+    def scratch(self, prefix: str) -> tempfile.TemporaryDirectory[str]:
+        """A temporary folder for this run, inside this worker process's scratch folder
+        (SCRATCH_DIR, app/scratch.py): removed when the block ends, and by the next starting
+        worker if this process is killed first."""
+        return scratch.temporary_dir(self.settings.scratch_dir, prefix)
 
     def store(self, path: Path, key: str) -> None:
         self.storage.put_file(path, key)

@@ -7,12 +7,13 @@ workers that died (lease expired) and resends queue messages that were lost.
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from app import idempotency
+from app import idempotency, retention, scratch
 from app.ai.factory import Providers
 from app.ai.types import ProviderError
 from app.config import Settings
@@ -25,6 +26,8 @@ from app.storage import Storage, StorageUnavailable
 from app.webhooks.delivery import Deliverer
 
 logger = logging.getLogger("app.worker")
+
+TOKEN_PURGE_INTERVAL_SECONDS = 3600
 
 
 class Worker:
@@ -43,6 +46,7 @@ class Worker:
         self.deliverer = Deliverer(engine, settings)
         self.stopping = threading.Event()
         self._reaper: threading.Thread | None = None
+        self._tokens_purged_at: float | None = None  # time.monotonic() of the last purge
         # Called with a job's id after a commit that changed it (app.main: the event streams'
         # watcher; app.worker: the Redis announcer). Runs on the worker's threads (the reaper's
         # too); must not block.
@@ -181,11 +185,33 @@ class Worker:
                         requeued.append(job.id)
             lost = jobs.lost_in_queue(session, older_than_seconds=self.settings.job_lease_seconds)
             idempotency.forget_expired(session, hours=self.settings.idempotency_key_hours)
+            self._forget_spent_tokens(session)
             session.commit()
         for job_id in reaped:  # queued again or failed: their event streams hear it
             self._announce(job_id)
         for job_id in requeued + lost:
             self.queue.enqueue(job_id)
+
+    def _forget_spent_tokens(self, session: Session) -> None:
+        """Spent refresh and emailed tokens past TOKEN_RETENTION_DAYS go; at most once per
+        TOKEN_PURGE_INTERVAL_SECONDS per worker (the search reads the whole table)."""
+        now = time.monotonic()
+        last = self._tokens_purged_at
+        if last is not None and now - last < TOKEN_PURGE_INTERVAL_SECONDS:
+            return
+        self._tokens_purged_at = now
+        deleted = retention.forget_spent_tokens(session, self.settings)
+        if deleted:
+            logger.info("Deleted %s spent tokens past their retention", deleted)
+
+    def _prepare_scratch(self) -> None:
+        """A starting worker: its own scratch folder, and those of dead processes removed."""
+        root = self.settings.scratch_dir
+        try:
+            scratch.process_dir(root)
+            scratch.sweep(root)
+        except OSError:  # the jobs will say what is wrong with the folder
+            logger.warning("Could not prepare the scratch folder %s", root, exc_info=True)
 
     def _reap_forever(self) -> None:
         while not self.stopping.wait(self.settings.job_reap_interval_seconds):
@@ -198,6 +224,7 @@ class Worker:
 
     def start(self) -> None:
         """The embedded worker: worker threads and the reaper inside this process."""
+        self._prepare_scratch()
         self.stopping.clear()
         self.queue.start(self.settings.worker_concurrency)
         self.deliverer.start()
@@ -214,6 +241,7 @@ class Worker:
         self.ai.close()  # after the jobs: the local model's child process ends
 
     def run_forever(self) -> None:
+        self._prepare_scratch()
         self._reaper = threading.Thread(target=self._reap_forever, name="reaper", daemon=True)
         self._reaper.start()
         self.deliverer.start()

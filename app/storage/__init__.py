@@ -5,8 +5,9 @@ the hashing writer both backends share), `local` (files under MEDIA_ROOT, the de
 (an S3-compatible bucket, for API and worker processes on several machines: the only module
 that knows boto3) and `factory` (`make_storage`: the backend STORAGE_BACKEND names).
 
-May import: `app.config` and third-party libraries; nothing else of `app`. `base` imports no
-backend; the backends import `base`; `factory` sits above both.
+May import: `app.config`, `app.scratch` (where downloads go) and third-party libraries;
+nothing else of `app`. `base` imports no backend; the backends import `base`; `factory` sits
+above both.
 
 - `writer()` streams a new object; `commit(pending, key)` puts it in place (all or nothing),
   `pending.abort()` leaves nothing behind.

@@ -22,6 +22,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from app.scratch import process_dir
 from app.storage.base import HashingWriter, PendingObject, StorageUnavailable, video_prefix
 
 if TYPE_CHECKING:
@@ -123,9 +124,11 @@ class S3Pending(HashingWriter):
 
 
 class S3Storage:
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, scratch_dir: Path | None = None) -> None:
         self.client = client
         self.bucket = bucket
+        # Where `fetch` downloads (app/scratch.py: this process's folder); None: the temp dir.
+        self.scratch_dir = scratch_dir
         # Managed transfers (download_file, copy) in 8 MiB parts on a few threads.
         self._transfer = TransferConfig(multipart_chunksize=PART_SIZE, max_concurrency=4)
 
@@ -148,7 +151,7 @@ class S3Storage:
                 max_pool_connections=50,
             ),
         )
-        return cls(client, settings.s3_bucket or "")
+        return cls(client, settings.s3_bucket or "", settings.scratch_dir)
 
     def writer(self) -> PendingObject:
         return S3Pending(self.client, self.bucket)
@@ -171,7 +174,8 @@ class S3Storage:
     @contextmanager
     def fetch(self, key: str) -> Iterator[Path]:
         """Download the object into a scratch directory; removed when the block ends."""
-        scratch = Path(tempfile.mkdtemp(prefix="fetch-"))
+        folder = process_dir(self.scratch_dir) if self.scratch_dir else None
+        scratch = Path(tempfile.mkdtemp(prefix="fetch-", dir=folder))
         try:
             path = scratch / Path(key).name
             _call(

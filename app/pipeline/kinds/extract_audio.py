@@ -2,7 +2,6 @@
 transcription phase. Priced by PRICE_EXTRACT_AUDIO_PER_MINUTE; downloaded from
 GET /jobs/{id}/result."""
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ def extract_audio(ctx: JobContext) -> dict[str, Any]:
     # The stored file itself on local storage; a copy in a scratch directory from a bucket.
     with (
         ctx.storage.fetch(video_key(ctx.video.id, SOURCE)) as source,
-        tempfile.TemporaryDirectory(prefix="audio-") as scratch,
+        ctx.scratch("audio-") as scratch,
     ):
         output = Path(scratch) / RESULT
         media.extract_audio(source, output, ctx.sandbox)

@@ -1,6 +1,5 @@
 """The `ingest` job: make a new video usable (download a link, probe, thumbnail)."""
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ def ingest(ctx: JobContext) -> dict[str, Any]:
     # The stored file itself on local storage; a copy in a scratch directory from a bucket.
     with (
         ctx.storage.fetch(video_key(video.id, SOURCE)) as source,
-        tempfile.TemporaryDirectory(prefix="thumbnail-") as scratch,
+        ctx.scratch("thumbnail-") as scratch,
     ):
         metadata = media.probe(
             source,

@@ -7,7 +7,6 @@ marks the job succeeded; the same Summary, as JSON, is the job's result file. Pr
 PRICE_SUMMARIZE_PER_MINUTE; refused at the request (409) for a video without a transcript.
 """
 
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,7 @@ def summarize(ctx: JobContext) -> dict[str, Any]:
         model=result.model,
         created_at=utc_now(),
     )
-    with tempfile.TemporaryDirectory(prefix="summarize-") as scratch:
+    with ctx.scratch("summarize-") as scratch:
         output = Path(scratch) / RESULT
         output.write_text(SummaryRead.model_validate(summary).model_dump_json())
         ctx.store_result(output, RESULT, MEDIA_TYPE)

@@ -9,7 +9,6 @@ leaves none of them. The same Transcript, as JSON, is the job's result file
 PRICE_TRANSCRIBE_PER_MINUTE.
 """
 
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ def transcribe(ctx: JobContext) -> dict[str, Any]:
     ctx.checkpoint("extracting", 0.02)
     with (
         ctx.storage.fetch(video_key(ctx.video.id, SOURCE)) as source,
-        tempfile.TemporaryDirectory(prefix="transcribe-") as scratch,
+        ctx.scratch("transcribe-") as scratch,
     ):
         audio = Path(scratch) / "audio.flac"
         duration = _extract(source, audio, ctx)
