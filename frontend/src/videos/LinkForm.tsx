@@ -27,11 +27,10 @@ export function LinkForm() {
       <h2 id="link-title">Add by link</h2>
       <form className="inline-form" onSubmit={submit}>
         <label className="grow">
-          Link to a video file
+          Link to a video file (http or https)
           <input
             type="url"
             required
-            placeholder="https://example.com/talk.mp4"
             value={url}
             onChange={(event) => setUrl(event.target.value)}
             data-testid="link-url"

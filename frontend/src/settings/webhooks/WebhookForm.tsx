@@ -35,8 +35,8 @@ export function WebhookForm({ onCreated }: { onCreated: (endpoint: WebhookWithSe
     <form className="form" onSubmit={submit} aria-labelledby="webhook-add-title">
       <h3 id="webhook-add-title">Add an endpoint</h3>
       <label>
-        URL that receives the events
-        <input name="url" type="url" required placeholder="https://example.com/hooks/video-ai" />
+        URL that receives the events (http or https)
+        <input name="url" type="url" required />
       </label>
       <label>
         Description (optional)
