@@ -140,6 +140,8 @@ class Settings(BaseSettings):
     # worker looks for due deliveries (a change made by its own jobs is sent at once).
     webhook_concurrency: int = Field(default=8, ge=1, le=256)
     webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    # Finished deliveries are kept this long (GET /webhooks/{id}/deliveries, redeliver).
+    webhook_delivery_retention_days: float = Field(default=30, gt=0)
 
     # Sessions and emailed links (app/crud.py, app/account_emails.py).
     refresh_token_expire_days: int = Field(default=30, gt=0)
@@ -158,6 +160,11 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     # The web frontend that owns the /reset-password and /verify-email pages the links open.
     frontend_url: str = "http://localhost:5173"
+
+    # The web app (docs/web-app.md): the built frontend/ served under /app/, and the signed
+    # URLs its player plays (POST /videos/{id}/playback; S3 presigns at most 7 days).
+    webapp_dir: Path = Path("frontend/dist")
+    playback_url_ttl_seconds: int = Field(default=3600, ge=1, le=7 * 86400)
 
     # Throttling (app/throttle.py): "memory://" counts per process; "redis://host:port/0" lets
     # every worker and every instance share the counts.

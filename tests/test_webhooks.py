@@ -31,7 +31,9 @@ def dns(monkeypatch):
     """No DNS here: hooks.example.com resolves to a public address, other names as usual."""
     real = fetch.resolve_host
     answers = {"hooks.example.com": ["93.184.215.14"]}
-    monkeypatch.setattr(fetch, "resolve_host", lambda host, port: answers.get(host) or real(host, port))
+    monkeypatch.setattr(
+        fetch, "resolve_host", lambda host, port: answers.get(host) or real(host, port)
+    )
     return answers
 
 
@@ -215,7 +217,8 @@ def test_a_paid_job_gives_job_succeeded_with_its_job_read(hook_client, receiver,
     assert done["status"] == "succeeded"
     assert delivery.verifies_with(endpoint["secret"])
     assert delivery.json["type"] == "job.succeeded"
-    assert delivery.json["data"] == hook_client.get(f"/jobs/{job['id']}", headers=bearer(token)).json()
+    now = hook_client.get(f"/jobs/{job['id']}", headers=bearer(token)).json()
+    assert delivery.json["data"] == now
 
 
 def test_canceled_and_failed_jobs_and_failed_videos_are_told(hook_client, receiver, tmp_path):
@@ -374,13 +377,9 @@ def test_a_rolled_back_change_sends_nothing_and_a_committed_one_is_in_the_outbox
     with Session(engine) as session:
         owner = session.exec(select(WebhookEndpoint.user_id)).one()
         job = ProcessingJob(kind="extract_audio", video_id=video["id"], user_id=owner)
-        job.status = "succeeded"  # nothing for a worker to pick up
-        session.add(job)
+        session.add(job)  # queued, never enqueued: no worker takes it
         session.commit()
         session.refresh(job)
-        session.exec(  # type: ignore[call-overload]
-            ProcessingJob.__table__.update().where(ProcessingJob.id == job.id).values(status="queued")
-        )
         assert jobs.cancel(session, job)
         assert len(session.exec(select(WebhookDelivery)).all()) == 1  # in the transaction
         session.rollback()
@@ -447,3 +446,28 @@ def test_an_endpoint_failing_for_days_is_disabled_and_its_owner_told(
         f"/webhooks/{endpoint['id']}", json={"enabled": True}, headers=bearer(token)
     )
     assert enabled.json()["enabled"] is True and enabled.json()["disabled_reason"] is None
+
+
+def test_finished_deliveries_are_forgotten_after_the_retention(hook_client, receiver, tmp_path):
+    token = user_token(hook_client)
+    endpoint = register_endpoint(hook_client, token, receiver.url)
+    upload(hook_client, token, media.mp4(tmp_path / "clip.mp4"))
+    wait_for_delivery(hook_client, token, endpoint["id"], lambda d: d["status"] == "succeeded")
+    engine = hook_client.app.state.engine
+    with Session(engine) as session:
+        old = WebhookDelivery(
+            endpoint_id=endpoint["id"], event="video.ready", message_id="msg_old", payload="{}",
+            status="failed", created_at=utc_now() - timedelta(days=31),
+        )  # fmt: skip
+        waiting = WebhookDelivery(
+            endpoint_id=endpoint["id"], event="video.ready", message_id="msg_waiting",
+            payload="{}", next_attempt_at=utc_now() + timedelta(days=1),
+            created_at=utc_now() - timedelta(days=31),
+        )  # fmt: skip
+        session.add_all([old, waiting])
+        session.commit()
+
+    assert hook_client.app.state.worker.deliverer.forget_old() == 1
+
+    kept = {d["message_id"] for d in deliveries_of(hook_client, token, endpoint["id"])}
+    assert "msg_old" not in kept and "msg_waiting" in kept and len(kept) == 2

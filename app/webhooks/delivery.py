@@ -11,16 +11,17 @@ job, a request or another receiver.
 An answer 2xx is success. Anything else is retried after the next delay of
 WEBHOOK_RETRY_SCHEDULE, then `failed`. 410 Gone disables the endpoint at once; an endpoint that
 has failed for WEBHOOK_DISABLE_AFTER_HOURS with no success is disabled too, and its owner gets
-an email.
+an email. Finished deliveries are deleted after WEBHOOK_DELIVERY_RETENTION_DAYS.
 """
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
 from app import fetch
@@ -34,6 +35,7 @@ logger = logging.getLogger("app.webhooks")
 USER_AGENT = "video-ai-webhooks/1"
 BATCH = 100  # due deliveries looked at per poll
 GONE = "The receiver answered 410 Gone"
+FORGET_EVERY_SECONDS = 3600  # how often a worker deletes deliveries past their retention
 
 
 @dataclass
@@ -92,13 +94,30 @@ class Deliverer:
         self._wake.set()
 
     def _run(self) -> None:
+        forgotten_at = 0.0
         while not self._stopping.is_set():
             self._wake.clear()
             try:
                 self.send_due()
+                if time.monotonic() - forgotten_at > FORGET_EVERY_SECONDS:
+                    forgotten_at = time.monotonic()
+                    self.forget_old()
             except Exception:
                 logger.exception("Looking for due webhook deliveries failed; trying again")
             self._wake.wait(self.settings.webhook_poll_seconds)
+
+    def forget_old(self) -> int:
+        """Delete finished deliveries past WEBHOOK_DELIVERY_RETENTION_DAYS; how many."""
+        days = self.settings.webhook_delivery_retention_days
+        with Session(self.engine) as session:
+            gone = session.exec(
+                delete(WebhookDelivery).where(  # type: ignore[call-overload]
+                    col(WebhookDelivery.status) != "pending",
+                    col(WebhookDelivery.created_at) < utc_now() - timedelta(days=days),
+                )
+            ).rowcount
+            session.commit()
+        return gone
 
     def send_due(self) -> int:
         """Claim due deliveries (one per idle endpoint) and start their attempts."""
@@ -180,7 +199,7 @@ class Deliverer:
         try:
             secrets = self._secrets(endpoint)
         except SecretUnreadable:
-            return Outcome(None, "The signing secret cannot be read (SECRET_KEY changed): rotate it")
+            return Outcome(None, "The signing secret cannot be read (SECRET_KEY changed): rotate")
         sent_at = utc_now()
         headers = {
             "Content-Type": "application/json",
@@ -287,7 +306,7 @@ class Deliverer:
         body = (
             f"Your webhook endpoint {endpoint.url} (id {endpoint.id}) was disabled: {reason}.\n\n"
             "Events are no longer sent to it. When the receiver works again, enable it with "
-            f"PATCH /webhooks/{endpoint.id} {{\"enabled\": true}}; failed deliveries can be sent "
+            f'PATCH /webhooks/{endpoint.id} {{"enabled": true}}; failed deliveries can be sent '
             f"again with POST /webhooks/{endpoint.id}/deliveries/{{id}}/redeliver.\n"
         )
         subject = "Your webhook endpoint was disabled"

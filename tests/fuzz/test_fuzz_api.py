@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 from sqlalchemy import inspect
 
-from app import db
+from app import db, fetch
 from app.config import Settings
 from app.main import create_app
 from tests.fuzz.conftest import STATS
@@ -24,6 +24,10 @@ USER = {"email": "fuzz-user@example.com", "password": "fuzz user password"}
 # No worker threads on the one shared in-memory connection: jobs just stay queued.
 # Unthrottled: thousands of failed logins from one address are the fuzzer's job, not an attack.
 MEDIA = tempfile.mkdtemp(prefix="fuzz-media-")
+# A webhook endpoint's name is resolved when it is registered: never by a real DNS server here
+# (traffic stays on loopback, and a lookup per generated URL would take minutes). Every name
+# stands for one public documentation address, so valid URLs are accepted.
+fetch.resolve_host = lambda host, port: ["93.184.215.14"]
 app = create_app(
     Settings(
         database_url="sqlite://",
