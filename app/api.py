@@ -122,6 +122,7 @@ from app.openapi_responses import (
     LOGIN_ERRORS,
     NOT_A_VIDEO_ID,
     REPLAYED,
+    STORE_FULL,
     STORE_DOWN,
     THUMBNAIL_HEADERS,
     TOO_LARGE,
@@ -529,6 +530,7 @@ async def _refuse_past_active_ingests(
             },
         },
         **TOO_MANY_INGESTS,
+        **STORE_FULL,
         **STORE_DOWN,
     },
 )

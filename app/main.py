@@ -23,7 +23,7 @@ from app.events import JobWatcher
 from app.mail import Mailer
 from app.pipeline.worker import Worker
 from app.security import PasswordHasher
-from app.storage import StorageUnavailable, make_storage
+from app.storage import FULL_MESSAGE, StorageFull, StorageUnavailable, make_storage
 from app.throttle import AuthLimits, Throttle
 
 logger = logging.getLogger("app")
@@ -71,6 +71,15 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> Resp
     # ensure_ascii: a message quoting a lone surrogate still renders (as an escape).
     body = json.dumps({"detail": jsonable_encoder(errors)}, ensure_ascii=True, allow_nan=False)
     return Response(body, status_code=422, media_type="application/json")
+
+
+async def storage_full(request: Request, exc: StorageFull) -> JSONResponse:
+    """No room left (disk, quota, bucket): an operational condition, not a bug, so one log
+    line without a traceback, and 507 Insufficient Storage. Nothing was kept (the upload's
+    pending object is aborted on the way out). Connection: close, as for a 413."""
+    logger.error("Storage full on %s %s: %s", request.method, request.url.path, exc)
+    headers = {"Connection": "close"}
+    return JSONResponse({"detail": FULL_MESSAGE}, status_code=507, headers=headers)
 
 
 async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:
@@ -170,6 +179,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(StorageUnavailable, storage_unavailable)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(StorageFull, storage_full)
     app.add_middleware(BodySizeLimit, streamed=frozenset({"/videos/upload"}))
     if settings.cors_origins:  # outermost, so even a 413 carries CORS headers
         app.add_middleware(

@@ -16,6 +16,7 @@ BAD_CREDENTIALS = {401: error("Wrong email or password"), 403: error("Inactive u
 BAD_TOKEN = {401: error("Missing, invalid or expired token"), 403: error("Inactive user")}
 TOO_LARGE = {413: error(f"Request body larger than {MAX_BODY_BYTES // 1024} KiB")}
 STORE_DOWN = {503: error("The object store is unavailable; try again later (see Retry-After)")}
+STORE_FULL = {507: error("The server's storage is full (disk, quota or bucket); nothing was kept")}
 TOO_MANY = {
     429: {
         **error("Too many attempts: wait for Retry-After seconds"),

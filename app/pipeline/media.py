@@ -7,6 +7,7 @@ local files (`protocol_whitelist=file`) through the demuxers of the containers w
 another file or a URL. Declared duration and dimensions are checked before anything is decoded.
 """
 
+import errno
 import itertools
 import json
 import resource
@@ -27,6 +28,8 @@ THUMBNAIL_SIZE = (640, 640)
 # The transcription phase's input: what speech models take.
 AUDIO_RATE = 16000
 AUDIO_LAYOUT = "mono"
+# A full disk or quota where the child writes its output: the job fails `storage_full`.
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class MediaError(Exception):
@@ -36,6 +39,10 @@ class MediaError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def _no_room() -> MediaError:
+    return MediaError("storage_full", "The server's storage is full; try again later")
 
 
 def sniff(head: bytes) -> str | None:
@@ -219,7 +226,9 @@ def _extract_audio(path: str, output: str) -> dict[str, Any]:
                         peak = max(peak, int(loudest))
                         flac.mux(encoder.encode(resampled))
                 flac.mux(encoder.encode(None))
-        except av.error.FFmpegError:
+        except av.error.FFmpegError as error:
+            if getattr(error, "errno", None) in _FULL_ERRNOS:  # writing the FLAC
+                raise _no_room() from None
             raise MediaError("unreadable_media", "The audio could not be decoded") from None
         if samples == 0:
             raise MediaError("unreadable_media", "The audio stream holds no sound")
@@ -239,6 +248,11 @@ def _child(argv: list[str]) -> None:
         answer = {
             "error": {"code": "unreadable_media", "message": "The file needs too much memory"}
         }
+    except OSError as error:  # writing the output (a thumbnail's JPEG) found no room
+        if error.errno not in _FULL_ERRNOS:
+            raise
+        room = _no_room()
+        answer = {"error": {"code": room.code, "message": room.message}}
     print(json.dumps(answer), flush=True)
 
 

@@ -22,10 +22,13 @@ from app.pipeline import jobs, media
 from app.pipeline.context import JobContext, JobStopped
 from app.pipeline.kinds import KINDS
 from app.pipeline.queue import JobQueue
-from app.storage import Storage, StorageUnavailable
+from app.storage import FULL_MESSAGE, Storage, StorageUnavailable, is_full
 from app.webhooks.delivery import Deliverer
 
 logger = logging.getLogger("app.worker")
+
+# A job with no room for what it writes (the store, or a scratch file): not worth an attempt more.
+STORAGE_FULL = "storage_full"
 
 TOKEN_PURGE_INTERVAL_SECONDS = 3600
 
@@ -107,9 +110,15 @@ class Worker:
             return False
         except (media.MediaError, ProviderError) as error:  # the input's fault, or the AI's
             code, message = error.code, error.message
+            if code == STORAGE_FULL:  # the sandboxed child had no room for its output
+                logger.error("Job %s (%s) failed: storage full (%s)", job.id, job.kind, message)
             self._transition(lambda s: jobs.fail(s, job, token, code, message))
             return False
-        except Exception:
+        except Exception as error:
+            if is_full(error):  # an operational condition: one line, no traceback
+                logger.error("Job %s (%s) failed: storage full (%s)", job.id, job.kind, error)
+                self._transition(lambda s: jobs.fail(s, job, token, STORAGE_FULL, FULL_MESSAGE))
+                return False
             logger.exception("Job %s (%s) failed unexpectedly", job.id, job.kind)
             if job.attempts < self.settings.job_max_attempts:
                 self._transition(lambda s: jobs.retry(s, job.id, token), enqueue=job.id)

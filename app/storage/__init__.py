@@ -17,17 +17,22 @@ above both.
 - `open(key)` reads an object for a response, `etag(key)` its validator (If-None-Match);
   `exists`, `delete`, `delete_video`.
 
-A store that cannot be reached raises `StorageUnavailable` (the API answers 503).
+A store that cannot be reached raises `StorageUnavailable` (the API answers 503); one with no
+room for a write (a full disk, a quota, a full bucket) raises `StorageFull` (507, or a job
+failed `storage_full`; `is_full` also knows a full disk's OSError from any other write).
 """
 
 from app.storage.base import (
     SOURCE,
     THUMBNAIL,
+    FULL_MESSAGE,
     PendingObject,
     Storage,
     StorageUnavailable,
     job_key,
+    StorageFull,
     video_key,
+    is_full,
     video_prefix,
 )
 from app.storage.factory import make_storage
@@ -35,11 +40,14 @@ from app.storage.factory import make_storage
 __all__ = [
     "SOURCE",
     "THUMBNAIL",
+    "FULL_MESSAGE",
     "PendingObject",
     "Storage",
     "StorageUnavailable",
     "job_key",
+    "StorageFull",
     "make_storage",
+    "is_full",
     "video_key",
     "video_prefix",
 ]

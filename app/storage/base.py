@@ -1,7 +1,9 @@
 """The storage interface, the key helpers and what both backends share."""
 
+import errno
 import hashlib
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -11,6 +13,34 @@ THUMBNAIL = "thumbnail.jpg"
 
 class StorageUnavailable(Exception):
     """The object store did not answer (or answered with a server error): try again later."""
+
+
+class StorageFull(Exception):
+    """No room for a write: a full disk or a disk quota (ENOSPC, EDQUOT), a bucket's quota or
+    an object store that is full. An operational condition, not a bug: the API answers 507, a
+    job fails `storage_full` (refunded)."""
+
+
+FULL_MESSAGE = "The server's storage is full; try again later"
+_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def is_full(error: BaseException) -> bool:
+    """StorageFull, or an OSError of a full disk or quota from any write (a scratch file's)."""
+    return isinstance(error, StorageFull) or (
+        isinstance(error, OSError) and error.errno in _FULL_ERRNOS
+    )
+
+
+@contextmanager
+def full_disk_as_storage_full() -> Iterator[None]:
+    """Around a local write: ENOSPC or EDQUOT become StorageFull; other errors pass."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno in _FULL_ERRNOS:
+            raise StorageFull(f"{error.strerror} ({error.filename or 'media root'})") from error
+        raise
 
 
 def video_key(video_id: int, name: str) -> str:

@@ -8,7 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from app.storage.base import HashingWriter, PendingObject
+from app.storage.base import (
+    HashingWriter,
+    PendingObject,
+    StorageFull,
+    full_disk_as_storage_full,
+)
 
 
 class LocalPending(HashingWriter):
@@ -16,21 +21,29 @@ class LocalPending(HashingWriter):
 
     def __init__(self, directory: Path) -> None:
         super().__init__()
-        directory.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
+        with full_disk_as_storage_full():
+            directory.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
         self.path = Path(name)
         self._file = os.fdopen(handle, "wb")
 
     def _write(self, data: bytes | memoryview) -> None:
-        self._file.write(data)
+        with full_disk_as_storage_full():
+            self._file.write(data)
 
     def close(self) -> None:
         if not self._file.closed:
-            self._file.close()
+            with full_disk_as_storage_full():
+                self._file.close()  # writes what is buffered: the disk may be full here too
 
     def abort(self) -> None:
-        self.close()
-        self.path.unlink(missing_ok=True)
+        """Nothing stays, also when the disk is full (closing then fails to flush)."""
+        try:
+            self.close()
+        except StorageFull:
+            pass  # the file is closed all the same; its bytes are not wanted
+        finally:
+            self.path.unlink(missing_ok=True)
 
 
 class LocalStorage:
@@ -46,16 +59,23 @@ class LocalStorage:
         assert isinstance(pending, LocalPending)
         pending.close()
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(pending.path, target)
+        with full_disk_as_storage_full():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(pending.path, target)
 
     def put_file(self, source: Path, key: str) -> None:
         """Store a file the worker made (a thumbnail), atomically."""
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.part")
-        shutil.copyfile(source, temporary)
-        os.replace(temporary, target)
+        try:
+            with full_disk_as_storage_full():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, temporary)
+                os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)  # no half-copied file left behind
+            raise
 
     @contextmanager
     def fetch(self, key: str) -> Iterator[Path]:

@@ -23,7 +23,13 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from app.scratch import process_dir
-from app.storage.base import HashingWriter, PendingObject, StorageUnavailable, video_prefix
+from app.storage.base import (
+    HashingWriter,
+    PendingObject,
+    StorageFull,
+    StorageUnavailable,
+    video_prefix,
+)
 
 if TYPE_CHECKING:
     from app.config import Settings
@@ -33,23 +39,49 @@ logger = logging.getLogger("app")
 PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB; boto3's own default is 8 MiB
 INCOMING = "incoming/"
 _MISSING = {"404", "NoSuchKey", "NotFound"}
+# "No room" as S3-compatible stores say it: MinIO's full drives (507) and bucket quota (400),
+# Ceph RGW's and others' quota (403), and any 507 Insufficient Storage. (AWS S3 itself has no
+# bucket quota; its EntityTooLarge is one object past a size limit, not a full store.)
+_FULL = {
+    "XMinioStorageFull",
+    "XMinioAdminBucketQuotaExceeded",
+    "QuotaExceeded",
+    "InsufficientStorage",
+}
 T = TypeVar("T")
 
 
 def _call(operation: Callable[[], T]) -> T:
-    """Run one S3 call; connection failures, timeouts and 5xx answers -> StorageUnavailable."""
+    """Run one S3 call; connection failures, timeouts and 5xx answers -> StorageUnavailable,
+    a store or bucket with no room -> StorageFull."""
     try:
         return operation()
     except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-        if code in _MISSING:
-            raise FileNotFoundError(code) from error
-        if status >= 500 or code in {"SlowDown", "ServiceUnavailable", "RequestTimeout"}:
-            raise StorageUnavailable(f"object store error {code}") from error
-        raise
-    except (BotoCoreError, S3UploadFailedError) as error:  # no connection, timeout, reset
+        translated = _translated(error)
+        if translated is error:
+            raise
+        raise translated from error
+    except S3UploadFailedError as error:
+        # upload_file's wrapper: the store's answer, when there was one, is its __context__.
+        answer = error.__context__
+        if isinstance(answer, ClientError) and isinstance(_translated(answer), StorageFull):
+            raise _translated(answer) from error
         raise StorageUnavailable(str(error)) from error
+    except BotoCoreError as error:  # no connection, timeout, reset
+        raise StorageUnavailable(str(error)) from error
+
+
+def _translated(error: ClientError) -> Exception:
+    """What an error answer of the store means here (the ClientError itself otherwise)."""
+    code = str(error.response.get("Error", {}).get("Code", ""))
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    if code in _MISSING:
+        return FileNotFoundError(code)
+    if code in _FULL or status == 507:
+        return StorageFull(f"object store error {code or status}")
+    if status >= 500 or code in {"SlowDown", "ServiceUnavailable", "RequestTimeout"}:
+        return StorageUnavailable(f"object store error {code}")
+    return error
 
 
 class S3Pending(HashingWriter):

@@ -125,12 +125,16 @@ class Deliverer:
         if pool is None:
             return 0
         now = utc_now()
+        with self._lock:
+            busy = list(self._busy)
         with Session(self.engine) as session:
+            # Not the endpoints with an attempt in flight: a backlog of one cannot hide the rest.
             due = session.exec(
                 select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
                 .where(
                     col(WebhookDelivery.status) == "pending",
                     col(WebhookDelivery.next_attempt_at) <= now,
+                    col(WebhookDelivery.endpoint_id).not_in(busy),
                 )
                 .order_by(col(WebhookDelivery.next_attempt_at))
                 .limit(BATCH)
@@ -138,6 +142,8 @@ class Deliverer:
             started = 0
             for delivery_id, endpoint_id in due:
                 with self._lock:
+                    if len(self._busy) >= self.settings.webhook_concurrency:
+                        break  # every thread has an attempt: none waits past its claim
                     if endpoint_id in self._busy:
                         continue
                     if not self._claim(session, delivery_id, now):
