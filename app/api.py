@@ -117,6 +117,7 @@ from app.openapi_responses import (
     BAD_TOKEN,
     COOKIE_ERRORS,
     ERROR_DETAIL_SCHEMA,
+    JOB_EVENTS,
     JOB_NOT_FOUND,
     JPEG,
     LOGIN_ERRORS,
@@ -819,8 +820,11 @@ KEEPALIVE_SECONDS = 15.0
     response_class=EventSourceResponse,
     # As JSON, not as the stream's media type: these answers come before any stream.
     responses={
-        code: {**answer, "content": {"application/json": {"schema": ERROR_DETAIL_SCHEMA}}}
-        for code, answer in {**VIDEO_AUTH, **JOB_NOT_FOUND}.items()
+        **JOB_EVENTS,
+        **{
+            code: {**answer, "content": {"application/json": {"schema": ERROR_DETAIL_SCHEMA}}}
+            for code, answer in {**VIDEO_AUTH, **JOB_NOT_FOUND}.items()
+        },
     },
 )
 async def stream_job_events(

@@ -166,6 +166,11 @@ class Settings(BaseSettings):
     webapp_dir: Path = Path("frontend/dist")
     playback_url_ttl_seconds: int = Field(default=3600, ge=1, le=7 * 86400)
 
+    # The web app (docs/web-app.md): the built frontend/ served under /app/, and the signed
+    # URLs its player plays (POST /videos/{id}/playback; S3 presigns at most 7 days).
+    webapp_dir: Path = Path("frontend/dist")
+    playback_url_ttl_seconds: int = Field(default=3600, ge=1, le=7 * 86400)
+
     # Throttling (app/throttle.py): "memory://" counts per process; "redis://host:port/0" lets
     # every worker and every instance share the counts.
     rate_limit_storage_uri: str = "memory://"

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import announce, db, docs_ui, openapi
+from app import announce, db, docs_ui, openapi, playback, webapp
 from app.api import router
 from app.body_limit import BodySizeLimit
 from app.config import Settings
@@ -175,6 +175,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limits = AuthLimits(Throttle(settings.rate_limit_storage_uri), settings)
     openapi.install(app)
     docs_ui.install(app)
+    webapp.install(app, settings.webapp_dir)
+    playback.hide_from_access_log()  # its URLs' signatures stay out of the access log
     app.add_exception_handler(Exception, unexpected_error)
     app.add_exception_handler(StorageUnavailable, storage_unavailable)
     app.add_exception_handler(RequestValidationError, invalid_request)

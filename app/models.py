@@ -265,16 +265,18 @@ class RefreshToken(SQLModel, table=True):
     )
 
 
+# A string when sent: the schema says so (null is refused like a missing token).
+OptionalRefreshToken = Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": 256})]
+
+
 class RefreshRequest(SQLModel):
     """A refresh token to exchange (`/auth/refresh`) or whose session to end (`/auth/logout`)."""
 
     model_config = {"json_schema_extra": _no_defaults}
 
     # Optional only for `?cookie=true`, where the cookie carries it; without it the route
-    # requires it (app/session_cookie.py) with FastAPI's own 422s. A string when sent.
-    refresh_token: Annotated[
-        str | None, WithJsonSchema({"type": "string", "maxLength": 256})
-    ] = Field(
+    # requires it (app/session_cookie.py) with FastAPI's own 422s.
+    refresh_token: OptionalRefreshToken = Field(
         default=None,
         max_length=256,
         description="A refresh token from a Token. Required, except with `?cookie=true` "

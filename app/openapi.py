@@ -5,7 +5,9 @@ functions are named as verb phrases and ids stay stable. Operations without a se
 requirement say `security: []` (public). FastAPI's hard-coded validation-error schemas are
 replaced by ones with descriptions and without `input`, which the 422 body never carries.
 Error responses are documented as the JSON they are, and a server-sent event stream without
-OpenAPI 3.2's `itemSchema`, which a 3.1 document may not contain. A request body written out
+OpenAPI 3.2's `itemSchema`, which a 3.1 document may not contain: its schema is the type of each
+event's data where the route names one (app/openapi_responses.py JOB_EVENTS), a string
+otherwise. A request body written out
 by hand with a `title` (the multipart upload) becomes a named schema, so generated clients get
 that name rather than one made up from the operation's.
 """
@@ -135,4 +137,4 @@ def _fix_content(code: str, content: dict[str, Any]) -> None:
     for media in content.values():
         if "itemSchema" in media:
             del media["itemSchema"]
-            media["schema"] = EVENT_STREAM_SCHEMA
+            media.setdefault("schema", EVENT_STREAM_SCHEMA)

@@ -41,6 +41,18 @@ VIDEO_NOT_FOUND = {404: error("No such video (or not yours)")}
 # /videos/upload and /videos/link are POST routes beside /videos/{id}: another method there is 405.
 NOT_A_VIDEO_ID = {405: error("`upload` or `link` in place of an id: those take POST only")}
 JOB_NOT_FOUND = {404: error("No such job (or not yours)")}
+# GET /jobs/{id}/events: OpenAPI 3.1 has no `itemSchema` (3.2's way to type each event), so the
+# stream's schema is the type of each event's `data` (what @hey-api/openapi-ts and others read).
+JOB_EVENTS = {
+    200: {
+        "description": "Server-sent events until the job finishes: each `event: job` has the "
+        "job's version as its `id` and the job (a ProcessingJobRead, as JSON) as its `data`; "
+        "`: keep-alive` comments keep a quiet stream open. Send `Last-Event-ID` to resume.",
+        "content": {
+            "text/event-stream": {"schema": {"$ref": "#/components/schemas/ProcessingJobRead"}}
+        },
+    }
+}
 
 
 # Sent with a stored answer replayed for a retry with the same Idempotency-Key.

@@ -16,6 +16,8 @@ above both.
   itself on disk, a copy in a scratch directory (removed afterwards) from a bucket.
 - `open(key)` reads an object for a response, `etag(key)` its validator (If-None-Match);
   `exists`, `delete`, `delete_video`.
+- `presign(key, ...)` a URL that serves the object without the API (S3), or None (local);
+  `local_path(key)` the object's file for the API to serve with HTTP Range (local), or None.
 
 A store that cannot be reached raises `StorageUnavailable` (the API answers 503); one with no
 room for a write (a full disk, a quota, a full bucket) raises `StorageFull` (507, or a job

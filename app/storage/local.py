@@ -95,6 +95,14 @@ class LocalStorage:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def presign(self, key: str, *, expires_seconds: int, content_type: str) -> None:
+        """No URL outside the API: local files are served by it (local_path)."""
+        return None
+
+    def local_path(self, key: str) -> Path:
+        """Where the object's file is (it may not exist), for the API to serve with Range."""
+        return self._path(key)
+
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 

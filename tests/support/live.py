@@ -36,8 +36,10 @@ def live_server(
     workers: int = 1,
     env: dict[str, str] | None = None,
     log: Path | None = None,
+    access_log: bool = False,
 ) -> Iterator[str]:
-    """Start `uvicorn app.main:app`, wait for /health, yield its base URL, stop it."""
+    """Start `uvicorn app.main:app`, wait for /health, yield its base URL, stop it. Its access
+    log (off unless asked for) goes to `log` with the rest of its output."""
     port = free_port()
     server_env = {
         **os.environ,
@@ -58,7 +60,7 @@ def live_server(
         str(port),
         "--workers",
         str(workers),
-        "--no-access-log",
+        *([] if access_log else ["--no-access-log"]),
     ]
     output = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(
