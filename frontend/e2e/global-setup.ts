@@ -34,7 +34,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   };
   try {
     const setupStarted = Date.now();
-    const media = JSON.parse(run(PYTHON, ['frontend/e2e/support/make_media.py', join(tmp, 'media-in')], { cwd: ROOT })) as {
+    const media = JSON.parse(await run(PYTHON, ['frontend/e2e/support/make_media.py', join(tmp, 'media-in')], { cwd: ROOT })) as {
       speech: string;
       story: string;
       long: string;
@@ -94,7 +94,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     await owner.waitJob((await owner.buy(speech.id, 'summarize')).id);
     const reader = await Api.register(baseURL, 'reader@e2e.example.com', PASSWORD);
     const long = await reader.waitVideo((await reader.upload(media.long)).id);
-    run(PYTHON, ['frontend/e2e/support/seed_transcript.py', String(long.id), String(LONG_SEGMENTS), '0.5'], {
+    await run(PYTHON, ['frontend/e2e/support/seed_transcript.py', String(long.id), String(LONG_SEGMENTS), '0.5'], {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: databaseUrl },
     });

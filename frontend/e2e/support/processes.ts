@@ -1,6 +1,6 @@
 // The processes the suite starts (the API server, the fake OpenAI-compatible server, small
 // Python scripts): free ports on 127.0.0.1, readiness by polling, stop by process id.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 
@@ -81,16 +81,19 @@ export async function waitForHttp(url: string, started: Started, seconds = 60): 
   throw new Error(`${started.name}: no answer from ${url} within ${seconds} s; see ${started.log}`);
 }
 
-/** A short command that must succeed: its stdout. */
-export function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): string {
-  const result = spawnSync(command, args, {
-    cwd: options.cwd,
-    env: options.env ?? process.env,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
+/** A short command that must succeed: its stdout. Asynchronous, so the event loop goes on
+ * (a blocked loop misses the server closing idle keep-alive connections, and the next fetch
+ * on one of them fails with "other side closed"). */
+export function run(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      command,
+      args,
+      { cwd: options.cwd, env: options.env ?? process.env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${command} ${args.join(' ')} failed (${error.code}):\n${stderr}`));
+        else resolve(stdout);
+      },
+    );
   });
-  if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} failed (${result.status}):\n${result.stderr}`);
-  }
-  return result.stdout;
 }
