@@ -1,6 +1,6 @@
 """The HTTP routes. Each parses, calls crud, and shapes the answer; rules live elsewhere."""
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Annotated, BinaryIO, Literal
 
 from fastapi import (
@@ -19,7 +19,6 @@ from fastapi import (
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
-from fastapi.sse import EventSourceResponse, ServerSentEvent
 from sqlmodel import Session
 
 from app import (
@@ -61,10 +60,9 @@ from app.deps import (
     VerifiedUser,
     inactive_user,
 )
-from app.events import JobWatcher
+from app.events import EventStreamResponse, JobWatcher, job_events
 from app.idempotency import IdempotencyKeyHeader
 from app.models import (
-    JOB_FINISHED,
     AccountDeletion,
     AIUsagePage,
     AIUsageTotal,
@@ -809,15 +807,11 @@ async def cancel_job(job: OwnedJob, session: SessionDep, request: Request) -> Pr
     return job
 
 
-# A comment line this often on a quiet stream, so proxies do not cut it.
-KEEPALIVE_SECONDS = 15.0
-
-
 @router.get(
     "/jobs/{job_id:int}/events",
     tags=["jobs"],
     summary="Follow a job: server-sent events until it finishes",
-    response_class=EventSourceResponse,
+    response_class=EventStreamResponse,
     # As JSON, not as the stream's media type: these answers come before any stream.
     responses={
         **JOB_EVENTS,
@@ -831,22 +825,12 @@ async def stream_job_events(
     job: OwnedJob,
     request: Request,
     last_event_id: Annotated[int | None, Header(ge=0, description="Resume after this id")] = None,
-) -> AsyncIterable[ServerSentEvent]:
+) -> EventStreamResponse:
     """The job now (unless `Last-Event-ID` has seen it), then each change, read from the
     database so it works whichever process runs the job; ends after a final status."""
-    watcher: JobWatcher = request.app.state.job_watcher
-    sent = last_event_id or 0
     # The process's watcher reads the database for every stream at once (app/events.py).
-    with watcher.watch(job) as watch:
-        while (current := watch.job) is not None:
-            if current.version > sent:
-                sent = current.version
-                data = ProcessingJobRead.model_validate(current).model_dump(mode="json")
-                yield ServerSentEvent(event="job", id=str(sent), data=data)
-            if current.status in JOB_FINISHED or watch.closed:
-                return
-            if not await watch.wait_past(current.version, KEEPALIVE_SECONDS):
-                yield ServerSentEvent(comment="keep-alive")
+    watcher: JobWatcher = request.app.state.job_watcher
+    return EventStreamResponse(job_events(watcher, job, after=last_event_id or 0))
 
 
 # ---- Credits: paid jobs, their results, the history (docs/phase-2-videos.md#credits)

@@ -24,32 +24,39 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any
 
 import anyio
 from sqlalchemy import Engine, Integer, column, text
+from starlette.responses import StreamingResponse
 
 from app import db
 from app.announce import ANYTHING, Announcer, job_key, user_key, video_key
-from app.models import ProcessingJob
+from app.models import JOB_FINISHED, ProcessingJob, ProcessingJobRead
 
 logger = logging.getLogger("app.events")
 
 TICK_SECONDS = 0.25
+# A comment line on a quiet stream this often, so proxies do not cut it.
+KEEPALIVE_SECONDS = 15.0
+KEEPALIVE = b": keep-alive\n\n"
 _COLUMNS = tuple(ProcessingJob.__table__.columns)  # type: ignore[attr-defined]
 
 
 class Watch:
     """One job as the watcher last read it, shared by every stream that follows the job."""
 
-    __slots__ = ("job", "streams", "closed", "_changed")
+    __slots__ = ("job", "streams", "closed", "pings", "next_ping", "_changed")
 
-    def __init__(self, job: ProcessingJob) -> None:
+    def __init__(self, job: ProcessingJob, next_ping: float) -> None:
         self.job: ProcessingJob | None = job  # None once the job no longer exists
         self.streams = 0
         self.closed = False  # the watcher stopped: the streams end
+        self.pings = 0  # keep-alives due so far (the watcher counts them)
+        self.next_ping = next_ping  # time.monotonic() of the next one
         self._changed = anyio.Event()
 
     def _update(self, job: ProcessingJob | None) -> None:
@@ -64,14 +71,16 @@ class Watch:
     def over(self) -> bool:
         return self.job is None or self.closed
 
-    async def wait_past(self, version: int, timeout: float) -> bool:
+    async def wait_past(self, version: int) -> bool:
         """Until the job is newer than `version`, gone or the watcher closed: True; False when
-        `timeout` seconds passed first."""
-        with anyio.move_on_after(timeout):
-            while self.job is not None and not self.closed and self.job.version <= version:
-                await self._changed.wait()
-            return True
-        return False
+        a keep-alive is due first. No timer of its own: the watcher wakes the watch when its
+        keep-alive is due (a timer and its cancellation per stream cost far more)."""
+        pings = self.pings
+        while self.job is not None and not self.closed and self.job.version <= version:
+            if self.pings != pings:
+                return False
+            await self._changed.wait()
+        return True
 
 
 class JobWatcher:
@@ -80,11 +89,16 @@ class JobWatcher:
         engine: Engine,
         tick_seconds: float | None = None,
         announce_url: str | None = None,
+        keepalive_seconds: float | None = None,
     ) -> None:
         """`announce_url`: a Redis server (app.announce.redis_url) to publish this process's
         changes on and to hear the other processes' from; None: this process only."""
         self.engine = engine
         self.tick_seconds = TICK_SECONDS if tick_seconds is None else tick_seconds
+        self.keepalive_seconds = (
+            KEEPALIVE_SECONDS if keepalive_seconds is None else keepalive_seconds
+        )
+        self._next_ping_check = 0.0
         self.closed = False
         self.reads = 0  # queries made (for tests and the benchmark)
         self._watches: dict[int, Watch] = {}
@@ -110,7 +124,8 @@ class JobWatcher:
         assert job.id is not None
         watch = self._watches.get(job.id)
         if watch is None:
-            watch = self._watches[job.id] = Watch(job)
+            next_ping = time.monotonic() + self.keepalive_seconds
+            watch = self._watches[job.id] = Watch(job, next_ping)
         elif watch.job is not None and job.version > watch.job.version:
             watch._update(job)  # the caller's read is newer than the watcher's last one
         watch.closed = self.closed
@@ -231,14 +246,31 @@ class JobWatcher:
                     signal.signal(signum, previous)
 
     async def _run(self) -> None:
+        """Read at every tick and at once when woken by an announcement; between reads, wake
+        the watches whose keep-alive is due (checked at least once a second)."""
+        last_read = time.monotonic()
         while not self.closed:
-            with anyio.move_on_after(self.tick_seconds):
+            until = min(last_read + self.tick_seconds, self._next_ping_check)
+            with anyio.move_on_after(max(0.0, until - time.monotonic())):
                 await self._wake.wait()
-            self._wake = anyio.Event()
-            try:
-                await self.read_changes()
-            except Exception:  # the database is away for a moment: the next tick tries again
-                logger.warning("The job watcher could not read the jobs", exc_info=True)
+            announced, self._wake = self._wake.is_set(), anyio.Event()
+            now = time.monotonic()
+            if now >= self._next_ping_check:
+                self._send_keepalives(now)
+            if announced or now >= last_read + self.tick_seconds:
+                last_read = now
+                try:
+                    await self.read_changes()
+                except Exception:  # the database is away for a moment: the next tick tries
+                    logger.warning("The job watcher could not read the jobs", exc_info=True)
+
+    def _send_keepalives(self, now: float) -> None:
+        self._next_ping_check = now + min(1.0, self.keepalive_seconds / 4)
+        for watch in self._watches.values():
+            if watch.next_ping <= now:
+                watch.pings += 1
+                watch.next_ping = now + self.keepalive_seconds
+                watch._wake()
 
     async def read_changes(self) -> None:
         """One query for every watched job: the changed rows and the vanished ids; wakes their
@@ -285,3 +317,35 @@ def read_changed_jobs(
                 values = dict(zip((c.name for c in _COLUMNS), row[1:], strict=True))
                 changed.append(ProcessingJob(**values))
     return changed, gone
+
+
+class EventStreamResponse(StreamingResponse):
+    """`text/event-stream`, not cached, not buffered by proxies (nginx's X-Accel-Buffering)."""
+
+    media_type = "text/event-stream"
+
+    def __init__(self, content: AsyncIterator[bytes], status_code: int = 200) -> None:
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        super().__init__(content, status_code=status_code, headers=headers)
+
+
+async def job_events(watcher: JobWatcher, job: ProcessingJob, after: int) -> AsyncIterator[bytes]:
+    """The body of `GET /jobs/{id}/events`: the job as event `job` (its version as the id)
+    unless `after` has seen it, then one event per change, a keep-alive comment on a quiet
+    stream; ends after a final status, when the job is gone or the watcher closes.
+
+    Formatted here rather than by FastAPI's EventSourceResponse, which gives every stream two
+    more tasks, two memory streams and a timer re-armed at every event: with the watcher's
+    keep-alives a stream is one generator, woken only when it has something to send."""
+    sent = after
+    with watcher.watch(job) as watch:
+        while (current := watch.job) is not None:
+            if current.version > sent:
+                sent = current.version
+                data = ProcessingJobRead.model_validate(current).model_dump_json()
+                # One `data` line: compact JSON has no line breaks.
+                yield f"event: job\nid: {sent}\ndata: {data}\n\n".encode()
+            if current.status in JOB_FINISHED or watch.closed:
+                return
+            if not await watch.wait_past(current.version):
+                yield KEEPALIVE

@@ -138,3 +138,8 @@ def _fix_content(code: str, content: dict[str, Any]) -> None:
         if "itemSchema" in media:
             del media["itemSchema"]
             media.setdefault("schema", EVENT_STREAM_SCHEMA)
+        schema = media.get("schema", {})
+        if "$ref" in schema and len(schema) > 1:
+            # A documented schema merged over FastAPI's default for a streamed answer
+            # ({"type": "string"}, GET /jobs/{id}/events): the reference alone.
+            media["schema"] = {"$ref": schema["$ref"]}

@@ -22,7 +22,7 @@ import redis
 from fastapi import FastAPI
 from sqlmodel import Session, delete
 
-from app import announce, api
+from app import announce
 from app.config import Settings
 from app.events import JobWatcher
 from app.main import create_app
@@ -158,6 +158,7 @@ class Stream:
         self.app, self.job_id = app, job_id
         self.headers = {"authorization": f"Bearer {token}", **headers}
         self.status = 0
+        self.response_headers: dict[str, str] = {}
         self.events: list[dict[str, Any]] = []
         self.comments: list[str] = []
         self.ended = anyio.Event()
@@ -189,6 +190,7 @@ class Stream:
         async def send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 self.status = message["status"]
+                self.response_headers = {k.decode(): v.decode() for k, v in message["headers"]}
             elif message["type"] == "http.response.body":
                 self._buffer += message.get("body", b"").decode()
                 while "\n\n" in self._buffer:
@@ -291,17 +293,22 @@ def test_last_event_id_resumes_after_it_and_others_jobs_are_404(tmp_path):
     run(scenario)
 
 
-def test_a_quiet_stream_gets_a_keep_alive_comment(tmp_path, monkeypatch):
-    monkeypatch.setattr(api, "KEEPALIVE_SECONDS", 0.3)
-
+def test_a_quiet_stream_gets_a_keep_alive_comment(tmp_path):
     async def scenario() -> None:
         async with served(tmp_path) as app, anyio.create_task_group() as group:
+            watcher(app).keepalive_seconds = 0.3
             token, user_id = await user(app, "alice@example.com")
             (job_id,) = queued_jobs(app, user_id, 1)
             stream = Stream(app, job_id, token)
             group.start_soon(stream.run)
-            await until(lambda: stream.comments.count("keep-alive") >= 2)
-            assert stream.ids == [1]
+            await until(lambda: stream.ids == [1])
+            started = time.monotonic()
+            await until(lambda: len(stream.comments) >= 3)
+            assert 0.6 <= time.monotonic() - started <= 2.0  # every 0.3 s (checked each 0.075)
+            assert stream.ids == [1] and set(stream.comments) == {"keep-alive"}
+            headers = stream.response_headers
+            assert headers["content-type"].startswith("text/event-stream")
+            assert (headers["cache-control"], headers["x-accel-buffering"]) == ("no-cache", "no")
             stream.disconnect()
 
     run(scenario)
