@@ -1,5 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
-import { useCallback, useEffect, useRef } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 
 import { getPlayback } from '../api';
 
@@ -31,7 +31,12 @@ interface Props {
  */
 export function Player({ videoId, name, captions, startAt, onElement }: Props) {
   const playback = useQuery(playbackQuery(videoId));
-  const captionsUrl = useAuthBlobUrl(captions ? `/videos/${videoId}/captions?format=vtt` : null, captions?.jobId);
+  // Captions once the player knows its duration: not competing with the video's first bytes.
+  const [hasMetadata, setHasMetadata] = useState(false);
+  const captionsUrl = useAuthBlobUrl(
+    captions && hasMetadata ? `/videos/${videoId}/captions?format=vtt` : null,
+    captions?.jobId,
+  );
   const element = useRef<HTMLVideoElement | null>(null);
   const resumeAt = useRef<number | null>(null);
   const renewed = useRef(0);
@@ -64,6 +69,7 @@ export function Player({ videoId, name, captions, startAt, onElement }: Props) {
   };
 
   const onLoadedMetadata = () => {
+    setHasMetadata(true);
     if (resumeAt.current !== null) {
       seek(element.current, resumeAt.current);
       resumeAt.current = null;

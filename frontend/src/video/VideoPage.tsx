@@ -33,12 +33,20 @@ function VideoView({ id, startAt }: { id: number; startAt: number | null }) {
     queryFn: () => getVideo(id),
     refetchInterval: (query) => (query.state.data?.status === 'processing' ? 3000 : false),
   });
-  // Everything the page shows is asked for at once, beside the video itself (a 404 for another
-  // user's video or a missing transcript is expected: it shows as nothing).
+  // What the first screen needs is asked for beside the video itself (a 404 for another user's
+  // video or a missing transcript is expected: it shows as nothing). The summary waits for the
+  // jobs to say there is one; the captions wait for the player's metadata.
   const jobs = useQuery({ queryKey: ['jobs', id], queryFn: () => listVideoJobs(id) });
-  const transcript = useQuery({ queryKey: ['transcript', id], queryFn: () => getTranscript(id) });
-  const summary = useQuery({ queryKey: ['summary', id], queryFn: () => getSummary(id) });
-  useQuery({ ...playbackQuery(id), enabled: video.data === undefined || video.data.status === 'ready' });
+  const playback = useQuery({ ...playbackQuery(id), enabled: video.data === undefined || video.data.status === 'ready' });
+  // The transcript (heavy for the server to write out) once the playback URL is there, so the
+  // player's first bytes do not queue behind it.
+  const transcript = useQuery({
+    queryKey: ['transcript', id],
+    queryFn: () => getTranscript(id),
+    enabled: playback.fetchStatus === 'idle',
+  });
+  const summarized = jobs.data?.some((job) => job.kind === 'summarize' && job.status === 'succeeded') ?? false;
+  const summary = useQuery({ queryKey: ['summary', id], queryFn: () => getSummary(id), enabled: summarized });
   const transcribed = transcript.data != null;
   const [element, setElement] = useState<HTMLVideoElement | null>(null);
   useTitle(video.data ? videoName(video.data) : 'Video');
