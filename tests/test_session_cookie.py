@@ -192,6 +192,20 @@ def test_a_same_origin_browser_request_is_served(client, user):
     assert post(client, "/auth/refresh?cookie=true", cookie, headers=headers).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_a_login_an_html_form_could_send_sets_no_cookie(client, user, content_type):
+    """What another site's form can send without a CORS preflight: not JSON, so refused."""
+    body = f'{{"email": "{CREDENTIALS["email"]}", "password": "{PASSWORD}"}}'
+    client.cookies.clear()
+    response = client.post(
+        "/auth/login?cookie=true", content=body, headers={"Content-Type": content_type}
+    )
+    assert response.status_code == 422
+    assert "set-cookie" not in response.headers
+
+
 def test_the_cookie_is_not_a_bearer_token(client, user):
     _, cookie = cookie_login(client)
     client.cookies.clear()
