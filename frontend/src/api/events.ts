@@ -21,9 +21,14 @@ export class SseParser {
   private event = '';
   private id: string | null = null;
 
+  private afterCR = false; // the last chunk ended in "\r": a "\n" opening this one is its pair
+
   /** Feed a chunk; returns the events it completed. */
   push(chunk: string): SseEvent[] {
-    this.buffer += chunk;
+    if (chunk === '') return [];
+    const text = this.afterCR && chunk.startsWith('\n') ? chunk.slice(1) : chunk;
+    this.afterCR = chunk.endsWith('\r');
+    this.buffer += text;
     const events: SseEvent[] = [];
     const lines = this.buffer.split(/\r\n|\r|\n/);
     this.buffer = lines.pop() ?? ''; // an unfinished line waits for the next chunk
