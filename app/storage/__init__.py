@@ -25,31 +25,31 @@ failed `storage_full`; `is_full` also knows a full disk's OSError from any other
 """
 
 from app.storage.base import (
+    FULL_MESSAGE,
     SOURCE,
     THUMBNAIL,
-    FULL_MESSAGE,
     PendingObject,
     Storage,
-    StorageUnavailable,
-    job_key,
     StorageFull,
-    video_key,
+    StorageUnavailable,
     is_full,
+    job_key,
+    video_key,
     video_prefix,
 )
 from app.storage.factory import make_storage
 
 __all__ = [
+    "FULL_MESSAGE",
     "SOURCE",
     "THUMBNAIL",
-    "FULL_MESSAGE",
     "PendingObject",
     "Storage",
-    "StorageUnavailable",
-    "job_key",
     "StorageFull",
-    "make_storage",
+    "StorageUnavailable",
     "is_full",
+    "job_key",
+    "make_storage",
     "video_key",
     "video_prefix",
 ]

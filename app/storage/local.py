@@ -66,7 +66,6 @@ class LocalStorage:
     def put_file(self, source: Path, key: str) -> None:
         """Store a file the worker made (a thumbnail), atomically."""
         target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.part")
         try:
             with full_disk_as_storage_full():
