@@ -121,8 +121,8 @@ from app.openapi_responses import (
     LOGIN_ERRORS,
     NOT_A_VIDEO_ID,
     REPLAYED,
-    STORE_FULL,
     STORE_DOWN,
+    STORE_FULL,
     THUMBNAIL_HEADERS,
     TOO_LARGE,
     TOO_MANY,
@@ -529,8 +529,8 @@ async def _refuse_past_active_ingests(
             },
         },
         **TOO_MANY_INGESTS,
-        **STORE_FULL,
         **STORE_DOWN,
+        **STORE_FULL,
     },
 )
 async def upload_video(

@@ -179,9 +179,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     playback.hide_from_access_log()  # its URLs' signatures stay out of the access log
     app.add_exception_handler(Exception, unexpected_error)
     app.add_exception_handler(StorageUnavailable, storage_unavailable)
+    app.add_exception_handler(StorageFull, storage_full)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(StorageFull, storage_full)
     app.add_middleware(BodySizeLimit, streamed=frozenset({"/videos/upload"}))
     if settings.cors_origins:  # outermost, so even a 413 carries CORS headers
         app.add_middleware(

@@ -226,10 +226,6 @@ class S3Storage:
         answer = _call(lambda: self.client.get_object(Bucket=self.bucket, Key=key))
         return answer["Body"], answer["ContentLength"]
 
-    def etag(self, key: str) -> str:
-        """The store's own ETag of the object (quoted, as HTTP sends it)."""
-        return _call(lambda: self.client.head_object(Bucket=self.bucket, Key=key))["ETag"]
-
     def presign(self, key: str, *, expires_seconds: int, content_type: str) -> str:
         """A GET URL of the object that works without credentials for `expires_seconds`; the
         store serves it (HTTP Range included) with this Content-Type, private to the browser.
@@ -248,6 +244,10 @@ class S3Storage:
 
     def local_path(self, key: str) -> None:
         return None
+
+    def etag(self, key: str) -> str:
+        """The store's own ETag of the object (quoted, as HTTP sends it)."""
+        return _call(lambda: self.client.head_object(Bucket=self.bucket, Key=key))["ETag"]
 
     def exists(self, key: str) -> bool:
         try:
