@@ -368,7 +368,10 @@ def logout_everywhere(user: SessionUser, session: SessionDep) -> None:
 @router.post(
     "/auth/password",
     tags=["auth"],
-    summary="Change the password; every other session ends",
+    summary="Change the password; every other session ends, this one refreshes",
+    description="Every other session's refresh tokens are revoked, and every access token "
+    "issued before the change is refused, the one that made this request too: refresh "
+    "(`POST /auth/refresh` with this session's refresh token) to continue.",
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**BAD_PASSWORD, **BAD_TOKEN, **TOO_LARGE, **TOO_MANY},
 )
