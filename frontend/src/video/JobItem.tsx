@@ -64,7 +64,8 @@ export function JobItem({ job, onUpdate, onLost }: Props) {
         {job.credits_charged > 0 && (
           <>
             {' · '}
-            {job.credits_charged} credits{job.status === 'failed' || job.status === 'canceled' ? ' (refunded)' : ''}
+            {job.credits_charged} credit{job.credits_charged === 1 ? '' : 's'}
+            {job.status === 'failed' || job.status === 'canceled' ? ' (refunded)' : ''}
           </>
         )}
       </p>
