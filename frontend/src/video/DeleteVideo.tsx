@@ -2,6 +2,7 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useNavigate } from 'react-router';
 
 import { deleteVideo } from '../api';
+import { forgetVideo } from '../videos/VideoList';
 import { ErrorText } from '../common/ErrorText';
 
 export function DeleteVideo({ id, name }: { id: number; name: string }) {
@@ -11,7 +12,7 @@ export function DeleteVideo({ id, name }: { id: number; name: string }) {
     mutationFn: () => deleteVideo(id),
     onSuccess: () => {
       queryClient.removeQueries({ queryKey: ['video', id] });
-      void queryClient.invalidateQueries({ queryKey: ['videos'] });
+      forgetVideo(queryClient, id);
       navigate('/videos');
     },
   });

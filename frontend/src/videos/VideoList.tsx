@@ -18,6 +18,14 @@ export function showNewVideo(queryClient: QueryClient, video: Video): void {
   void queryClient.invalidateQueries({ queryKey: ['videos'] });
 }
 
+/** Take a deleted video out of the list at once, then ask again. */
+export function forgetVideo(queryClient: QueryClient, id: number): void {
+  queryClient.setQueryData<Pages>(['videos'], (list) =>
+    list && { ...list, pages: list.pages.map((page) => ({ ...page, data: page.data.filter((video) => video.id !== id) })) },
+  );
+  void queryClient.invalidateQueries({ queryKey: ['videos'] });
+}
+
 /** The user's videos, newest first, a page at a time; asked again every 2 s while one is processing. */
 export function VideoList() {
   const videos = useInfiniteQuery({
