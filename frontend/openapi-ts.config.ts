@@ -4,7 +4,7 @@ import { defineConfig } from '@hey-api/openapi-ts';
 
 export default defineConfig({
   input: '../openapi.json',
-  output: { path: 'src/client', format: false, lint: false },
+  output: 'src/client',
   plugins: [
     '@hey-api/typescript',
     '@hey-api/sdk',
