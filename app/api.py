@@ -288,6 +288,7 @@ def login_with_form(
     "/auth/refresh",
     tags=["auth"],
     summary="Exchange a refresh token for a new token pair (the old one is used up)",
+    dependencies=[Depends(session_cookie.refuse_null_body)],
     responses={
         401: error(
             "Unknown, used, revoked or expired refresh token (reuse ends the session); "
@@ -334,6 +335,7 @@ def refresh_session(
     "/auth/logout",
     tags=["auth"],
     summary="End the session of this refresh token",
+    dependencies=[Depends(session_cookie.refuse_null_body)],
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**TOO_LARGE, **COOKIE_ERRORS},
 )

@@ -17,6 +17,7 @@ from pydantic import (
     WithJsonSchema,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -265,7 +266,7 @@ class RefreshToken(SQLModel, table=True):
     )
 
 
-# A string when sent: the schema says so (null is refused like a missing token).
+# A string when sent (null is refused: RefreshRequest._not_null).
 OptionalRefreshToken = Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": 256})]
 
 
@@ -282,6 +283,15 @@ class RefreshRequest(SQLModel):
         description="A refresh token from a Token. Required, except with `?cookie=true` "
         "(the cookie carries it).",
     )
+
+    @field_validator("refresh_token", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        """Left out is fine (cookie mode); null is refused as the non-string it is, in the
+        words pydantic used when the field was a required string."""
+        if value is None:
+            raise PydanticCustomError("string_type", "Input should be a valid string")
+        return value
 
 
 AccountTokenPurpose = Literal["password_reset", "email_verification"]

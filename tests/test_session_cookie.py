@@ -242,6 +242,7 @@ def test_refresh_and_logout_without_cookie_mode_ignore_a_cookie(client, user):
     assert post(client, "/auth/refresh?cookie=true", cookie).status_code == 200
 
 
+JSON = {"Content-Type": "application/json"}
 MISSING_BODY = {"detail": [{"type": "missing", "loc": ["body"], "msg": "Field required"}]}
 MISSING_TOKEN = {
     "detail": [{"type": "missing", "loc": ["body", "refresh_token"], "msg": "Field required"}]
@@ -260,17 +261,55 @@ NULL_TOKEN = {
 @pytest.mark.parametrize("path", ["/auth/refresh", "/auth/logout"])
 @pytest.mark.parametrize(
     ("body", "expected"),
-    [(None, MISSING_BODY), ({}, MISSING_TOKEN), ({"refresh_token": None}, NULL_TOKEN)],
-    ids=["no body", "empty object", "null"],
+    [
+        (None, MISSING_BODY),
+        ("null", MISSING_BODY),
+        ({}, MISSING_TOKEN),
+        ({"refresh_token": None}, NULL_TOKEN),
+    ],
+    ids=["no body", "JSON null", "empty object", "null token"],
 )
 def test_without_cookie_mode_the_body_token_is_required_as_before(
     client, user, path, body, expected
 ):
     _, cookie = cookie_login(client)  # a cookie does not stand in for the body
-    response = post(client, path, cookie, json=body)
+    if body == "null":
+        response = post(client, path, cookie, content=b"null", headers=JSON)
+    else:
+        response = post(client, path, cookie, json=body)
     assert response.status_code == 422
     assert response.json() == expected
     assert "set-cookie" not in response.headers
+
+
+@pytest.mark.parametrize("cookie_mode", [False, True])
+@pytest.mark.parametrize("path", ["/auth/refresh", "/auth/logout"])
+@pytest.mark.parametrize(
+    ("body", "error_type"),
+    [({"refresh_token": "x" * 257}, "string_too_long"), ({"refresh_token": 5}, "string_type")],
+)
+def test_a_malformed_body_gets_the_422_it_always_got(
+    client, user, path, cookie_mode, body, error_type
+):
+    query = "?cookie=true" if cookie_mode else ""
+    response = post(client, f"{path}{query}", json=body)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert (error["type"], error["loc"]) == (error_type, ["body", "refresh_token"])
+
+
+@pytest.mark.parametrize("path", ["/auth/refresh", "/auth/logout"])
+def test_in_cookie_mode_a_json_null_is_not_a_body(client, user, path):
+    """The document allows no body or a RefreshRequest, not null (nor a null token)."""
+    _, cookie = cookie_login(client)
+    response = post(client, f"{path}?cookie=true", cookie, content=b" null ", headers=JSON)
+    assert response.status_code == 422
+    assert response.json() == MISSING_BODY
+    assert "set-cookie" not in response.headers
+    response = post(client, f"{path}?cookie=true", cookie, json={"refresh_token": None})
+    assert response.status_code == 422
+    assert response.json() == NULL_TOKEN
+    assert post(client, "/auth/refresh?cookie=true", cookie).status_code == 200  # untouched
 
 
 def test_cookie_mode_must_be_a_boolean(client, user):
