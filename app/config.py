@@ -158,13 +158,9 @@ class Settings(BaseSettings):
     smtp_from: str = "Video AI <no-reply@example.com>"
     smtp_starttls: bool = True
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
-    # The web frontend that owns the /reset-password and /verify-email pages the links open.
-    frontend_url: str = "http://localhost:5173"
-
-    # The web app (docs/web-app.md): the built frontend/ served under /app/, and the signed
-    # URLs its player plays (POST /videos/{id}/playback; S3 presigns at most 7 days).
-    webapp_dir: Path = Path("frontend/dist")
-    playback_url_ttl_seconds: int = Field(default=3600, ge=1, le=7 * 86400)
+    # The web app whose /reset-password and /verify-email pages the emailed links open: by
+    # default the one this server serves under /app/ (make run).
+    frontend_url: str = "http://127.0.0.1:8000/app"
 
     # The web app (docs/web-app.md): the built frontend/ served under /app/, and the signed
     # URLs its player plays (POST /videos/{id}/playback; S3 presigns at most 7 days).

@@ -245,7 +245,7 @@ def test_without_smtp_host_development_logs_the_whole_email(client, caplog):
     logged = record.getMessage()
     assert "To: alice@example.com" in logged and "Subject: Reset your password" in logged
     # The link is whole on its line (not MIME-encoded), and a developer can follow it.
-    token = re.search(r"^http://localhost:5173/reset-password\?token=(\S+)$", logged, re.M)
+    token = re.search(r"^http://127.0.0.1:8000/app/reset-password\?token=(\S+)$", logged, re.M)
     assert token, logged
     confirmed = client.post(
         "/auth/password-reset/confirm",

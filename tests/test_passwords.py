@@ -121,7 +121,7 @@ def test_the_reset_link_arrives_by_email_and_sets_a_new_password(mail_client, in
     message = inbox.wait_for(EMAIL)
     assert message["Subject"] == "Reset your password"
     assert message["From"] == "Video AI <no-reply@example.com>"
-    assert "http://localhost:5173/reset-password?token=" in message.get_content()
+    assert "http://127.0.0.1:8000/app/reset-password?token=" in message.get_content()
     token = link_token(message, "reset-password")
 
     assert confirm_reset(mail_client, token).status_code == 204
