@@ -25,6 +25,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     throw new Error(`${DIST}/index.html is missing: build the app first (make test-e2e does)`);
   }
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run through make test-e2e`);
+  rmSync(join(ARTIFACTS, 'screens'), { recursive: true, force: true }); // this run's only
   mkdirSync(join(ARTIFACTS, 'logs'), { recursive: true });
   const tmp = mkdtempSync(join(tmpdir(), 'e2e-webapp-'));
   const started: Started[] = [];
@@ -111,8 +112,10 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       providerURL: `http://127.0.0.1:${providerPort}`,
       setupSeconds: (Date.now() - setupStarted) / 1000,
     };
+    const stateFile = join(tmp, 'state.json');
+    writeFileSync(stateFile, JSON.stringify(state, null, 2));
     writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
-    process.env.E2E_BASE_URL = baseURL;
+    process.env.E2E_STATE_FILE = stateFile; // the workers inherit it
     return teardown;
   } catch (error) {
     await teardown();

@@ -1,6 +1,7 @@
 // The main flow of a new user: an upload under throttled bandwidth with its progress bar, then
 // "processing", then the ready video; a transcription bought after the access token expired,
 // followed live over the event stream, through a page reload, to `succeeded`.
+import type { Request } from '@playwright/test';
 import { Api } from './support/api';
 import { expect, test } from './support/fixtures';
 import { installRecorder, readRecorder } from './support/recorder';
@@ -90,7 +91,10 @@ test('upload with progress, processing, ready; a transcription followed live thr
       response.status() === 202,
   );
   await buy.click();
-  const jobId = ((await (await created).json()) as { id: number }).id;
+  const bought = (await (await created).json()) as { id: number; credits_charged: number };
+  const jobId = bought.id;
+  expect(bought.credits_charged).toBeGreaterThan(0);
+  await expect(page.getByTestId('credits')).toHaveText(new RegExp(`(^|\\D)${1000 - bought.credits_charged}(\\D|$)`));
   expect(page.url(), 'still in the app after the token expired').toContain(`/app/videos/${videoId}`);
   const job = page.locator(`[data-testid="job-item"][data-job-id="${jobId}"]`);
   await expect(job).toBeVisible();
@@ -113,10 +117,18 @@ test('upload with progress, processing, ready; a transcription followed live thr
   test.info().annotations.push({ type: 'refreshes-before-reload', description: String(refreshes.length) });
 
   // --- a reload while the job runs: the session comes back, the stream opens again
-  const streamsAfterReload: string[] = [];
+  const streams = new Map<Request, { opened: number; ended?: string }>();
+  const ended = (request: Request) => {
+    const stream = streams.get(request);
+    // Ended: the server closed it (finished), or the app let go of it (aborted).
+    if (stream) stream.ended = `${request.failure()?.errorText ?? 'finished'} after ${Date.now() - stream.opened} ms`;
+  };
   page.on('request', (request) => {
-    if (request.url().includes(`/jobs/${jobId}/events`)) streamsAfterReload.push(request.url());
+    if (request.url().includes(`/jobs/${jobId}/events`)) streams.set(request, { opened: Date.now() });
   });
+  page.on('requestfinished', ended);
+  page.on('requestfailed', ended);
+  const reloadedAt = Date.now();
   await page.reload();
   await expect(page.getByTestId('logout')).toBeVisible();
   await expect(job).toHaveAttribute('data-status', 'succeeded', { timeout: 120_000 });
@@ -125,7 +137,16 @@ test('upload with progress, processing, ready; a transcription followed live thr
     await expect(job.getByTestId('job-progress')).toHaveAttribute('aria-valuenow', '100');
   }
   await shot('transcription succeeded');
-  expect(streamsAfterReload.length, 'the event stream is opened again after the reload').toBeGreaterThanOrEqual(1);
+  const reopened = () => [...streams.values()].filter((stream) => stream.opened >= reloadedAt);
+  expect(reopened().length, 'the event stream is opened again after the reload').toBeGreaterThanOrEqual(1);
+  // The stream ends with the job (the server closes it after `succeeded`), and is not reopened.
+  await expect
+    .poll(() => reopened().filter((stream) => !stream.ended).length, { message: 'every stream of the job has ended' })
+    .toBe(0);
+  const opened = reopened().length;
+  await page.waitForTimeout(3000);
+  expect(reopened().length, 'no new stream for a finished job').toBe(opened);
+  test.info().annotations.push({ type: 'streams-after-reload', description: reopened().map((stream) => stream.ended).join('; ') });
   const afterReload = await readRecorder(page);
   const progress = [...(beforeReload.jobs[jobId]?.progress ?? []), ...(afterReload.jobs[jobId]?.progress ?? [])];
   test.info().annotations.push({ type: 'job-progress', description: progress.join(' ') });

@@ -8,6 +8,8 @@ export const ROOT = join(FRONTEND, '..');
 export const DIST = join(FRONTEND, 'dist');
 // Screenshots, logs, traces and figures of a run: git-ignored, kept by CI as artifacts.
 export const ARTIFACTS = join(FRONTEND, 'e2e-artifacts');
+// A copy for people; the tests read the run's own file (E2E_STATE_FILE, set by the global
+// setup in its temporary folder), so two runs at once never read each other's.
 export const STATE_FILE = join(ARTIFACTS, 'state.json');
 
 export interface State {
@@ -28,6 +30,8 @@ export interface State {
 let cached: State | null = null;
 
 export function state(): State {
-  cached ??= JSON.parse(readFileSync(STATE_FILE, 'utf8')) as State;
+  const file = process.env.E2E_STATE_FILE;
+  if (!file) throw new Error('E2E_STATE_FILE is not set: run the suite through its global setup');
+  cached ??= JSON.parse(readFileSync(file, 'utf8')) as State;
   return cached;
 }

@@ -1,0 +1,23 @@
+import { expect, test } from './support/fixtures';
+import { logIn } from './support/ui';
+test.use({ trace: 'off' });
+test('scratch', async ({ page, context, data }) => {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  const ids = new Map<string, string>();
+  cdp.on('Network.requestWillBeSent', (e) => { if (e.request.url.includes('/events')) { ids.set(e.requestId, e.request.url); console.log('CDP sent', Date.now() % 100000, e.requestId, e.request.url); } });
+  cdp.on('Network.loadingFinished', (e) => { if (ids.has(e.requestId)) console.log('CDP finished', Date.now() % 100000, e.requestId); });
+  cdp.on('Network.loadingFailed', (e) => { if (ids.has(e.requestId)) console.log('CDP failed', Date.now() % 100000, e.requestId, e.errorText, e.canceled); });
+  cdp.on('Network.dataReceived', (e) => { if (ids.has(e.requestId)) console.log('CDP data', Date.now() % 100000, e.requestId, e.dataLength); });
+  page.on('request', (r) => { if (r.url().includes('/events')) console.log('PW request', Date.now() % 100000, r.url()); });
+  page.on('requestfinished', (r) => { if (r.url().includes('/events')) console.log('PW finished', Date.now() % 100000, r.url()); });
+  page.on('requestfailed', (r) => { if (r.url().includes('/events')) console.log('PW failed', Date.now() % 100000, r.url(), r.failure()?.errorText); });
+  page.on('response', (r) => { if (r.url().includes('/events')) console.log('PW response', Date.now() % 100000, r.status()); });
+  await logIn(page, data.owner.email, data.password);
+  await page.goto(`/app/videos/${data.owner.videoId}`);
+  await page.getByTestId('buy-summarize').click();
+  const job = page.locator('[data-testid="job-item"][data-kind="summarize"]').first();
+  await expect(job).toHaveAttribute('data-status', 'succeeded');
+  console.log('succeeded', Date.now() % 100000);
+  await page.waitForTimeout(5000);
+});
