@@ -79,7 +79,7 @@ def test_the_driver_read_gives_the_values_core_gives(client, alice, owned):
     video_id, job_id = add_video_and_job(engine, user_id)
     object_id = {None: 0, "video": video_id, "job": job_id}[owned]
     query = crud._USER_READ_QUERIES[owned]
-    parameters = {"user_id": user_id, "object_id": object_id}
+    parameters = {"user_id": user_id, "object_id": object_id, "session_id": "no-such-session"}
 
     with engine.connect() as connection:
         expected = tuple(connection.execute(query, parameters).one())
