@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     # attempt is the first entry (0: at once). After the last, the delivery is `failed`.
     webhook_retry_schedule: Annotated[list[float], NoDecode] = [
         0, 5, 300, 1800, 7200, 18000, 36000, 36000
-    ]
+    ]  # fmt: skip
     # After a rotation the old secret signs too, for this long (receivers switch over).
     webhook_secret_grace_hours: float = Field(default=24, ge=0)
     # An endpoint with no success for this long while its deliveries fail is disabled, and its
