@@ -61,6 +61,7 @@ VIDEO = {
     "id": 1,
     "error": None,
     "thumbnail_url": "/videos/1/thumbnail",
+    "ingest_job_id": 1,
     "created_at": "2026-01-01T00:00:00.000000Z",
     "updated_at": "2026-01-01T00:00:01.000000Z",
 }
@@ -71,6 +72,7 @@ JOB = {
     "progress": 1.0,
     "attempts": 1,
     "credits_charged": 0,
+    "options": None,
     "id": 1,
     "video_id": 1,
     "error": None,
