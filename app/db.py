@@ -142,10 +142,17 @@ def fetch_row(
     For the one read of every bearer request (the current user): SQLAlchemy's execution layer
     (Connection, execution context, Result) costs two to three times the query itself on
     SQLite (bench/README.md). Parameters go to the driver as they are: integers and strings
-    only. Engine-level cursor events (echo, before_cursor_execute) do not see this read."""
+    only. Engine-level cursor events (echo, before_cursor_execute) do not see this read.
+
+    On PostgreSQL the statement runs in autocommit: one statement needs no transaction, and
+    a BEGIN before it and a ROLLBACK after it were two more round trips to the server on every
+    bearer request (bench/README.md, "Phase 3: search")."""
     compiled = _compile(query, engine.dialect)
     connection = engine.raw_connection()  # the pool's events (pragmas, pre-ping) apply
+    autocommit = engine.dialect.name == "postgresql"
     try:
+        if autocommit:
+            connection.driver_connection.autocommit = True  # type: ignore[union-attr]
         cursor = connection.cursor()
         try:
             cursor.execute(compiled.sql, compiled.arguments(parameters))
@@ -154,7 +161,12 @@ def fetch_row(
         finally:
             cursor.close()
     finally:
-        connection.close()  # back to the pool, which rolls back (ends PostgreSQL's transaction)
+        if autocommit:
+            try:  # as the pool's other users expect it
+                connection.driver_connection.autocommit = False  # type: ignore[union-attr]
+            except Exception:  # a broken connection: the pool replaces it
+                connection.invalidate()
+        connection.close()  # back to the pool (SQLite: which rolls back)
     return None if row is None else compiled.convert(tuple(row), description)
 
 
