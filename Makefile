@@ -78,9 +78,11 @@ test-browser: $(VENV)/.dev  ## /docs and /redoc in headless Chromium (installs c
 	  apt-get update -q && apt-get install -y -q chromium; }
 	$(BIN)/python -m pytest -p no:cacheprovider tests/browser -q
 
-# The built app (frontend/dist) and the e2e suite's node modules (Playwright is a dev dependency).
+# The built app (frontend/dist, up to date: a build that failed fails here, not later) and the
+# e2e suite's node modules (Playwright is a dev dependency).
 E2E_READY = @bash scripts/ensure-debian.sh chromium=chromium && \
 	$(MAKE) --no-print-directory frontend/dist/index.html && \
+	{ $(MAKE) -q frontend/dist/index.html || { echo "test-e2e: the web app is not built" >&2; exit 1; }; } && \
 	{ test -d frontend/node_modules/@playwright/test || (cd frontend && npm ci --no-audit --no-fund); }
 
 test-e2e: $(VENV)/.dev espeak  ## the web app end to end: Playwright + Debian's Chromium (installed if missing), frontend/e2e
@@ -91,7 +93,7 @@ bench-webapp: $(VENV)/.dev espeak  ## 1 GiB upload through the web app vs curl (
 	$(E2E_READY)
 	cd frontend && E2E_BENCH=1 npx --no-install playwright test
 
-bench: $(VENV)/.dev espeak  ## project vs bare-FastAPI reference, printed as ratios
+bench: $(VENV)/.dev espeak redis  ## project vs bare-FastAPI reference, printed as ratios
 	bash bench/run.sh
 
 test-postgres: $(VENV)/.dev redis espeak  ## the suite against a throwaway PostgreSQL cluster

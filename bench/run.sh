@@ -33,5 +33,5 @@ run bench/bench.py "$@"
 run bench/videos.py
 # Phase 3: transcription speed, word error rate, memory, /me while it runs (about 2.5 minutes).
 run bench/transcribe.py
-run bench/events.py  # issue 24: /me beside 0/100/1,000 event streams, their reads, latency (6 min)
+run bench/events.py  # issue 24: /me beside 0/100/1,000 event streams, reads, latency (10 min)
 run bench/search.py  # issue 23: /search vs its own SQL on 400,000 segments, SQLite + PostgreSQL (5 min)
