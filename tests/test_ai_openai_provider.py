@@ -205,11 +205,9 @@ def test_two_hours_go_in_pieces_under_the_cap_on_one_timeline(server, two_hours,
     config = settings(server.base_url, openai_max_upload_bytes=cap)
     assert two_hours.stat().st_size > 4 * cap
     progress: list[float] = []
-    started = time.monotonic()
     result = OpenAITranscriber(config, scratch=tmp_path).transcribe(
         two_hours, language=None, duration=7200.0, on_progress=progress.append
     )
-    elapsed = time.monotonic() - started
 
     requests = server.requests()
     assert len(requests) >= 5
@@ -230,7 +228,7 @@ def test_two_hours_go_in_pieces_under_the_cap_on_one_timeline(server, two_hours,
     )
     assert abs(progress[-1] - 7200.0) < 0.01
     assert list(tmp_path.iterdir()) == []  # the pieces are gone
-    assert elapsed < 20, elapsed
+    # No timed assertion: speed is for benchmarks (a wall-clock limit fails on a loaded machine).
 
 
 def test_server_errors_are_retried(server, short_audio):
