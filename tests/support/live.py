@@ -73,7 +73,7 @@ def live_server(
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine: 4 workers took 29 s to import
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"uvicorn exited with {process.returncode}")
@@ -83,7 +83,7 @@ def live_server(
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError("uvicorn did not answer /health within 30 s")
+                raise TimeoutError("uvicorn did not answer /health within 90 s")
             time.sleep(0.1)
         yield base_url
     finally:
