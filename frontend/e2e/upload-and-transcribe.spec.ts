@@ -1,6 +1,7 @@
 // The main flow of a new user: an upload under throttled bandwidth with its progress bar, then
 // "processing", then the ready video; a transcription bought after the access token expired,
-// followed live over the event stream, through a page reload, to `succeeded`.
+// followed live over the event stream, through a page reload (whose first stream connection
+// carries the expired token), to `succeeded`.
 import type { Request } from '@playwright/test';
 import { Api } from './support/api';
 import { expect, test } from './support/fixtures';
@@ -19,6 +20,12 @@ test('upload with progress, processing, ready; a transcription followed live thr
   test.setTimeout(300_000);
   await installRecorder(page);
   const email = newEmail('flow');
+  // The first access token the app uses: long expired by the time of the reload below.
+  let firstToken: string | null = null;
+  page.on('request', async (request) => {
+    const authorization = await request.headerValue('authorization');
+    if (firstToken === null && authorization?.startsWith('Bearer ')) firstToken = authorization;
+  });
   await signUp(page, email, data.password);
   const signedUpAt = Date.now();
   const api = new Api(data.baseURL, email, data.password);
@@ -76,7 +83,8 @@ test('upload with progress, processing, ready; a transcription followed live thr
   await expect(page).toHaveURL(new RegExp(`/app/videos/${videoId}(\\?|$)`));
   await expect(page.getByTestId('video-player')).toBeVisible();
   await shot('video page before the purchase');
-  const expiry = signedUpAt + data.accessTokenMinutes * 60_000 + 3_000 - Date.now();
+  // Past the lifetime and the API's 5 s of clock leeway, with a margin.
+  const expiry = signedUpAt + data.accessTokenMinutes * 60_000 + 10_000 - Date.now();
   if (expiry > 0) await page.waitForTimeout(expiry);
   const refreshes: string[] = [];
   page.on('request', (request) => {
@@ -128,6 +136,21 @@ test('upload with progress, processing, ready; a transcription followed live thr
   });
   page.on('requestfinished', ended);
   page.on('requestfailed', ended);
+  // The stream's first connection after the reload carries that expired token (as a stream
+  // would after a laptop's sleep): the API answers 401; the app must refresh once and connect
+  // again, resuming the job.
+  expect(firstToken, 'the app sent a bearer token').not.toBeNull();
+  let swapped = false;
+  await page.route(`**/jobs/${jobId}/events`, async (route) => {
+    if (swapped) return route.continue();
+    swapped = true;
+    await route.continue({ headers: { ...route.request().headers(), authorization: firstToken! } });
+  });
+  const answers: string[] = [];
+  page.on('response', (response) => {
+    const path = new URL(response.url()).pathname;
+    if (path === `/jobs/${jobId}/events` || path === '/auth/refresh') answers.push(`${response.status()} ${path}`);
+  });
   const reloadedAt = Date.now();
   await page.reload();
   await expect(page.getByTestId('logout')).toBeVisible();
@@ -147,6 +170,13 @@ test('upload with progress, processing, ready; a transcription followed live thr
   await page.waitForTimeout(3000);
   expect(reopened().length, 'no new stream for a finished job').toBe(opened);
   test.info().annotations.push({ type: 'streams-after-reload', description: reopened().map((stream) => stream.ended).join('; ') });
+  test.info().annotations.push({ type: 'answers-after-reload', description: answers.join('; ') });
+  const expired = answers.indexOf(`401 /jobs/${jobId}/events`);
+  expect(expired, `the expired token's stream was refused: ${answers}`).toBeGreaterThanOrEqual(0);
+  const after = answers.slice(expired + 1);
+  expect(after.filter((answer) => answer === '200 /auth/refresh').length, `one refresh after the 401: ${answers}`).toBe(1);
+  expect(after.at(-1), `then the stream again: ${answers}`).toBe(`200 /jobs/${jobId}/events`);
+  await page.unroute(`**/jobs/${jobId}/events`);
   const afterReload = await readRecorder(page);
   const progress = [...(beforeReload.jobs[jobId]?.progress ?? []), ...(afterReload.jobs[jobId]?.progress ?? [])];
   test.info().annotations.push({ type: 'job-progress', description: progress.join(' ') });
