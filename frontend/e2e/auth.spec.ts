@@ -92,3 +92,26 @@ test('a log-out ends the session: the old cookie no longer refreshes', async ({ 
   });
   expect(answer.status()).toBe(401);
 });
+
+test("a reload right after a session refresh whose answer was lost keeps the session", async ({ page, context, data }) => {
+  // A page refreshes its session when it loads (the access token lives in memory only). If the
+  // person reloads again before that refresh's answer arrives (or the tab closes, or the network
+  // drops), the API has rotated the cookie but the browser never stored the new one: the next
+  // load sends the previous cookie. Seen in about 3 of 10 quick reloads (login, goto, reload at
+  // once) on this machine. Made deterministic here: the same refresh, sent from outside the
+  // browser, whose answer the browser never sees. Only the API can make this safe (e.g. the
+  // previous refresh token still honoured for a few seconds after its rotation).
+  await logIn(page, data.stranger.email, data.password);
+  await page.waitForLoadState('networkidle');
+  const cookie = (await context.cookies()).find((candidate) => candidate.name === 'refresh_token');
+  expect(cookie).toBeDefined();
+  const lost = await fetch(`${data.baseURL}/auth/refresh?cookie=true`, {
+    method: 'POST',
+    headers: { cookie: `refresh_token=${cookie!.value}`, 'content-type': 'application/json' },
+    body: '{}',
+  });
+  expect(lost.status, 'the refresh the browser never heard of').toBe(200);
+  await page.goto('/app/videos');
+  await expect(page.getByTestId('logout').or(page.getByTestId('login-email')).first()).toBeVisible();
+  await expect(page.getByTestId('logout'), 'still logged in after the reload').toBeVisible();
+});

@@ -81,6 +81,9 @@ test('every client route reloads into the app', async ({ page, request, data, sh
   await logIn(page, data.owner.email, data.password);
   for (const route of ['/app/videos', '/app/search?q=x', '/app/settings', `/app/videos/${data.owner.videoId}`]) {
     await page.goto(route);
+    // Settled first: a reload that cuts off the page's session refresh is auth.spec.ts's case.
+    await expect(page.getByTestId('logout')).toBeVisible();
+    await page.waitForLoadState('networkidle');
     await page.reload();
     await expect(page.getByTestId('logout'), `${route} after a reload`).toBeVisible();
     expect(new URL(page.url()).pathname + new URL(page.url()).search).toBe(route);
