@@ -313,7 +313,10 @@ def refresh_session(
     # A refused refresh in cookie mode also clears the cookie: the app goes to its login page.
     cleared = session_cookie.cleared(request) if cookie else None
     rotated = token and crud.rotate_refresh_token(
-        session, token=token, expire_days=settings.refresh_token_expire_days
+        session,
+        token=token,
+        expire_days=settings.refresh_token_expire_days,
+        lost_answer_seconds=settings.refresh_cookie_lost_answer_seconds if cookie else 0,
     )
     if not rotated:
         raise HTTPException(

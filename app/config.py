@@ -145,6 +145,9 @@ class Settings(BaseSettings):
 
     # Sessions and emailed links (app/crud.py, app/account_emails.py).
     refresh_token_expire_days: int = Field(default=30, gt=0)
+    # Cookie mode only: a refresh token used this recently, whose successor was never used, is
+    # the browser again after a reload cut off the answer with the new cookie (not a reuse).
+    refresh_cookie_lost_answer_seconds: float = Field(default=20, ge=0, le=300)
     password_reset_expire_minutes: int = Field(default=30, gt=0)
     email_verification_expire_hours: int = Field(default=48, gt=0)
     # Video and job routes refuse users whose address is not verified (app.deps.VerifiedUser).

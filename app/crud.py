@@ -382,13 +382,18 @@ def _add_refresh_token(session: Session, *, user_id: int, family_id: str, days: 
 
 
 def rotate_refresh_token(
-    session: Session, *, token: str, expire_days: int
+    session: Session, *, token: str, expire_days: int, lost_answer_seconds: float = 0
 ) -> tuple[User, str, str] | None:
     """Use up a refresh token: (its user, the successor token, the family id), or None.
 
     A token that was already used is the sign of a copy (the thief's or the user's): its whole
     family is revoked, so the newer token dies too. Two requests racing with one token: the
     conditional UPDATE lets exactly one through; the other counts as a reuse.
+
+    `lost_answer_seconds` (the browser's cookie only): a token used that recently whose
+    successor was never used is the same browser again, whose reload cut off the answer that
+    set the new cookie. It gets another successor (the lost one is used up) instead of ending
+    the session. Past that time, or once the successor was used, it is a reuse as above.
     """
     row = _find_token(session, RefreshToken, token)
     if row is None:
@@ -397,19 +402,61 @@ def rotate_refresh_token(
     token_id, user_id, family_id = row.id, row.user_id, row.family_id
     if not _use_up(session, RefreshToken, row.id, col(RefreshToken.revoked_at).is_(None)):
         session.rollback()  # ends the transaction: the check below sees the winner's commit
-        if _was_used(session, token_id):
+        used_at = _used_at(session, token_id)
+        if used_at is None:
+            session.commit()
+            return None
+        replaced = lost_answer_seconds and _replace_lost_successor(
+            session, token_id, family_id, lost_answer_seconds
+        )
+        if not replaced:
             _revoke_families(session, col(RefreshToken.family_id) == family_id)
-        session.commit()
-        return None
+            session.commit()
+            return None
     user = get_user(session, user_id)
     successor = _add_refresh_token(session, user_id=user_id, family_id=family_id, days=expire_days)
     session.commit()
     return (user, successor, family_id) if user is not None else None
 
 
-def _was_used(session: Session, token_id: int | None) -> bool:
-    used_at = session.exec(select(RefreshToken.used_at).where(RefreshToken.id == token_id)).first()
-    return used_at is not None
+def _used_at(session: Session, token_id: int | None) -> datetime | None:
+    return session.exec(select(RefreshToken.used_at).where(RefreshToken.id == token_id)).first()
+
+
+def _replace_lost_successor(
+    session: Session, token_id: int | None, family_id: str, seconds: float
+) -> bool:
+    """For a token used within `seconds` in a live session whose successor (the one token
+    after it) is still unused: use the successor up (its answer never arrived) and say True."""
+    now = utc_now()
+    fresh = session.exec(
+        select(RefreshToken.id).where(
+            RefreshToken.id == token_id,
+            col(RefreshToken.used_at) >= now - timedelta(seconds=seconds),
+            col(RefreshToken.revoked_at).is_(None),
+            col(RefreshToken.expires_at) > now,
+        )
+    ).first()
+    later_used = session.exec(
+        select(RefreshToken.id).where(
+            col(RefreshToken.family_id) == family_id,
+            col(RefreshToken.id) > token_id,
+            col(RefreshToken.used_at).is_not(None),
+        )
+    ).first()
+    if fresh is None or later_used is not None:  # too late, or the successor was used
+        return False
+    lost = session.exec(
+        update(RefreshToken)  # type: ignore[call-overload]
+        .where(
+            col(RefreshToken.family_id) == family_id,
+            col(RefreshToken.id) > token_id,
+            col(RefreshToken.used_at).is_(None),
+            col(RefreshToken.revoked_at).is_(None),
+        )
+        .values(used_at=now, expires_at=now)  # expired too: presented later, it is a reuse
+    )
+    return lost.rowcount == 1
 
 
 def _revoke_families(session: Session, *conditions) -> None:

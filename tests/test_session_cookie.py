@@ -2,6 +2,7 @@
 the refresh token in an HttpOnly, SameSite=Strict, Path=/auth cookie, rotated, cleared on logout
 and on a refused refresh; clients that do not ask for it see the API exactly as before."""
 
+from datetime import timedelta
 from http.cookies import SimpleCookie
 
 import pytest
@@ -100,16 +101,66 @@ def test_refresh_with_the_cookie_rotates_it(client, user, body):
     assert post(client, "/auth/refresh?cookie=true", second.value).status_code == 200
 
 
+def refreshed_cookie(client, cookie: str) -> str:
+    response = post(client, "/auth/refresh?cookie=true", cookie)
+    assert response.status_code == 200, response.text
+    return set_cookie(response)["refresh_token"].value
+
+
 def test_a_reused_cookie_is_401_clears_it_and_ends_the_session(client, user):
     _, first = cookie_login(client)
-    second = set_cookie(post(client, "/auth/refresh?cookie=true", first))["refresh_token"].value
+    second = refreshed_cookie(client, first)
+    third = refreshed_cookie(client, second)  # the successor was used: `first` is a copy
 
     reused = post(client, "/auth/refresh?cookie=true", first)
     assert reused.status_code == 401
     assert reused.json() == {"detail": "Invalid refresh token"}
     assert_cleared(reused)
     # Reuse detection: the newer cookie of that session is dead too.
+    assert post(client, "/auth/refresh?cookie=true", third).status_code == 401
+
+
+def test_a_reload_that_lost_the_refresh_answer_keeps_the_session(client, user, session):
+    """The browser sent its cookie, the server rotated it, a reload cut the answer off: the
+    browser still holds the old cookie. Within REFRESH_COOKIE_LOST_ANSWER_SECONDS it gets a new
+    one; the lost successor is dead, and shown later it counts as a reuse."""
+    body, first = cookie_login(client)
+    lost = refreshed_cookie(client, first)  # its answer never reached the browser
+
+    again = post(client, "/auth/refresh?cookie=true", first)
+
+    assert again.status_code == 200, again.text
+    third = set_cookie(again)["refresh_token"].value
+    assert third not in (first, lost)
+    assert client.get("/me", headers=bearer(again.json()["access_token"])).status_code == 200
+    assert client.get("/me", headers=bearer(body["access_token"])).status_code == 200
+    # The lost one presented later (a copy): the session ends, as for any reuse.
+    assert post(client, "/auth/refresh?cookie=true", lost).status_code == 401
+    assert post(client, "/auth/refresh?cookie=true", third).status_code == 401
+    assert client.get("/me", headers=bearer(again.json()["access_token"])).status_code == 401
+
+
+def test_a_cookie_reused_after_the_lost_answer_window_ends_the_session(client, user, session):
+    _, first = cookie_login(client)
+    second = refreshed_cookie(client, first)
+    row = session.exec(
+        select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(first))
+    ).one()
+    row.used_at = row.used_at - timedelta(seconds=21)  # REFRESH_COOKIE_LOST_ANSWER_SECONDS: 20
+    session.add(row)
+    session.commit()
+
+    assert post(client, "/auth/refresh?cookie=true", first).status_code == 401
     assert post(client, "/auth/refresh?cookie=true", second).status_code == 401
+
+
+def test_without_cookie_mode_a_reuse_is_never_a_lost_answer(client, user):
+    tokens = login(client).json()
+    client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+
+    reused = client.post("/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+
+    assert reused.status_code == 401
 
 
 @pytest.mark.parametrize("cookie", [None, "", "not-a-token", "x" * 5000])
