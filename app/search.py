@@ -195,9 +195,17 @@ def find(
     if postgres and isinstance(bind, Engine):
         # One read-only statement: on a connection in autocommit it needs no BEGIN before it
         # and no ROLLBACK after it (two round trips to the server, the second one from the
-        # session's close on the event loop). bench/README.md, "Phase 3: search".
+        # session's close on the event loop). Never a server-side prepared statement: psycopg
+        # prepares a query after 5 runs on a connection (outside a transaction that rolls back,
+        # as here), and PostgreSQL's generic plan for a tsquery parameter was several times
+        # slower than the plan it makes for the actual query. bench/README.md, "Phase 3: search".
         with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            rows = connection.execute(statement, params).all()
+            driver = connection.connection.driver_connection
+            threshold, driver.prepare_threshold = driver.prepare_threshold, None  # type: ignore[union-attr]
+            try:
+                rows = connection.execute(statement, params).all()
+            finally:
+                driver.prepare_threshold = threshold  # type: ignore[union-attr]
     else:  # SQLite: in this process, no round trips to save
         rows = session.connection().execute(statement, params).all()
     return [
