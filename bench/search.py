@@ -41,6 +41,10 @@ pg_relation_size of the GIN index).
 The machine's load shows beside each row: the seconds the server was runnable but waited for a
 CPU (/proc/<pid>/task/*/schedstat), and the load average before and after.
 
+BENCH_SEARCH_BASELINE=<checkout>: the project of another checkout (e.g. `git worktree add
+/tmp/old <commit>`, with `.venv` linked) serves the same database beside it, and its requests
+join the alternation (baseline, API, direct): before/after in the same run, one request apart.
+
 Prints a table and writes bench/results/search.json. About 5 minutes.
 """
 
@@ -56,7 +60,7 @@ import tempfile
 import time
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from http.client import HTTPConnection
 from pathlib import Path
@@ -100,6 +104,7 @@ TOPIC_WORDS, TOPIC = 12, 0.06  # each transcript's topic words, and how often on
 SEARCHER = 1  # the user whose searches are measured
 STRESS = "common word"  # not one of the issue's kinds: a quarter of the requests
 TARGET_MS = 5.0  # API p50 <= direct p50 + 5 ms
+BASELINE = os.environ.get("BENCH_SEARCH_BASELINE")  # another checkout, measured beside
 SEED = 23
 
 # ---- the text
@@ -583,8 +588,11 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def measure(url: str, token: str, engine: Engine, corpus: Corpus) -> dict[str, Any]:
+def measure(
+    url: str, token: str, engine: Engine, corpus: Corpus, baseline: str | None = None
+) -> dict[str, Any]:
     client = Client(url, token)
+    before = Client(baseline, token) if baseline else None
     pid = server_pid(url)
     assert pid is not None
     sql = text(direct_sql(engine))
@@ -611,17 +619,22 @@ def measure(url: str, token: str, engine: Engine, corpus: Corpus) -> dict[str, A
                 for n in range(WARMUP):
                     client.search(queries[n % len(queries)])
                     direct(queries[n % len(queries)])
-                api, straight = [], []
+                    if before is not None:
+                        before.search(queries[n % len(queries)])
+                api, straight, old = [], [], []
                 server_before, own_before = sched(pid), sched(os.getpid())
                 requests = REQUESTS // 4 if kind == STRESS else REQUESTS
+                names = ["api", "direct"] + (["baseline"] if before is not None else [])
                 for n in range(requests):
                     query = queries[n % len(queries)]
-                    if n % 2:
-                        straight.append(direct(query)[0])
-                        api.append(client.search(query)[0])
-                    else:
-                        api.append(client.search(query)[0])
-                        straight.append(direct(query)[0])
+                    first = n % len(names)  # which goes first rotates
+                    for name in names[first:] + names[:first]:
+                        if name == "api":
+                            api.append(client.search(query)[0])
+                        elif name == "direct":
+                            straight.append(direct(query)[0])
+                        else:
+                            old.append(before.search(query)[0])  # type: ignore[union-attr]
                 server_after, own_after = sched(pid), sched(os.getpid())
                 counts = [hit_counts(engine, q, SEARCHER) for q in queries]
                 row = {
@@ -643,6 +656,10 @@ def measure(url: str, token: str, engine: Engine, corpus: Corpus) -> dict[str, A
                     "bench_wait_s": own_after[1] - own_before[1],
                 }
                 row["difference_p50_ms"] = row["api_p50_ms"] - row["direct_p50_ms"]
+                if old:
+                    row["baseline_p50_ms"] = statistics.median(old) * 1e3
+                    row["baseline_p99_ms"] = percentile(old, 0.99) * 1e3
+                    row["baseline_ms"] = [round(s * 1e3, 3) for s in old]
                 row["met"] = row["difference_p50_ms"] <= TARGET_MS
                 results[kind] = row
                 log(
@@ -654,6 +671,8 @@ def measure(url: str, token: str, engine: Engine, corpus: Corpus) -> dict[str, A
                 )
     finally:
         client.close()
+        if before is not None:
+            before.close()
     return results
 
 
@@ -689,18 +708,24 @@ def index_size(engine: Engine, database_file: Path | None) -> dict[str, Any]:
 
 
 @contextmanager
-def project(url: str, tmp: Path) -> Iterator[tuple[str, str]]:
+def project(url: str, tmp: Path) -> Iterator[tuple[str, str, str | None]]:
+    """The project's server (and the baseline checkout's, if any) on this database."""
     env = {
         **server_env(url),
         "EMBEDDED_WORKER": "false",
         "MEDIA_ROOT": str(tmp / "media"),
         "QUEUE_URL": f"sqlite:///{tmp / 'queue.db'}",
+        "MIGRATE_ON_STARTUP": "false",  # migrated by load(); a baseline may be older
     }
-    with server("search", env) as base:
+    with ExitStack() as stack:
+        base = stack.enter_context(server("search", env))
+        baseline = None
+        if BASELINE:
+            baseline = stack.enter_context(server("search-baseline", env, cwd=Path(BASELINE)))
         token = http(
             "POST", f"{base}/auth/login", json.dumps({"email": EMAIL, "password": PASSWORD})
         )["access_token"]
-        yield base, token
+        yield base, token, baseline
 
 
 def run_engine(
@@ -723,8 +748,8 @@ def run_engine(
             file = Path(url.removeprefix("sqlite:///")) if name == "sqlite" else None
             size = index_size(engine, file)
             log(f"  index {size['index_bytes'] / 2**20:.1f} MiB")
-            with project(url, tmp) as (base, token):
-                measured = measure(base, token, engine, corpus)
+            with project(url, tmp) as (base, token, baseline):
+                measured = measure(base, token, engine, corpus, baseline)
         finally:
             engine.dispose()
         results[ownership] = {"load": loaded, "size": size, "queries": measured}
@@ -757,6 +782,12 @@ def print_report(results: dict[str, Any], info: dict[str, str]) -> None:
                     f"<= +{TARGET_MS:.0f} ms {verdict:<6}{row['api_p99_ms']:>8.2f}"
                     f"{row['direct_p99_ms']:>8.2f}"
                     f"{row['server_wait_s'] / row['requests'] * 1e3:>9.2f}"
+                    + (
+                        f"   baseline {row['baseline_p50_ms']:.2f} "
+                        f"(+{row['baseline_p50_ms'] - row['direct_p50_ms']:.2f})"
+                        if "baseline_p50_ms" in row
+                        else ""
+                    )
                 )
     print(
         "(ms; hits: medians over the 4 queries of a row, the searching user's and all users'; "
