@@ -3,7 +3,8 @@ bench/search.py; BENCH_SEARCH_TRANSCRIPTS=200 for a quick smaller library).
 
 A generated library of TRANSCRIPTS (2,000) transcripts x SEGMENTS (200) segments, per engine:
 SQLite (a file) and PostgreSQL (a throwaway cluster started here as
-scripts/postgres-cluster.sh starts one; skipped, and said so, when it cannot be started).
+scripts/postgres-cluster.sh starts one, pinned to the driver's CPU, not the server's: a
+database host of its own; skipped, and said so, when it cannot be started).
 
 The text: English-like sentences of 8-20 words (one a segment, as Whisper's segments are about a
 sentence) from a vocabulary of VOCABULARY words, Zipf-distributed (s = 1): about 130 real
@@ -69,6 +70,7 @@ from typing import Any
 from report import machine
 from servers import (
     EMAIL,
+    LOAD_PIN,
     PASSWORD,
     RESULTS,
     ROOT,
@@ -295,17 +297,21 @@ class Postgres:
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories={self.work}"
             " -c max_connections=100 -c maintenance_work_mem=256MB"
         )
+        # On the driver's CPUs, not the server's: PostgreSQL stands for a database host of its
+        # own (as deployed), and its backends (parallel workers too) do not take the server's
+        # CPU in the middle of the server's request. The server and this driver wait for it
+        # alike: the driver's direct queries share its CPU, the server's do not.
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.work / "postgres.log"), "-w", "-t",
-            "60", "start", "-o", options,
+            "60", "start", "-o", options, pin=LOAD_PIN,
         )  # fmt: skip
         self.started = True
         self.version = subprocess.run(
             [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=False
         ).stdout.strip()
 
-    def _run(self, program: str, *args: str) -> None:
-        command = [*self.as_owner, str(self.bindir / program), *args]
+    def _run(self, program: str, *args: str, pin: list[str] | None = None) -> None:
+        command = [*(pin or []), *self.as_owner, str(self.bindir / program), *args]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{program} failed: {done.stdout}{done.stderr}")
