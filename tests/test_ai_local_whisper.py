@@ -267,8 +267,12 @@ def test_a_child_killed_between_jobs_is_replaced(whisper: LocalWhisper, speech: 
 
 
 def test_a_child_that_dies_mid_job_is_provider_unavailable(
-    whisper: LocalWhisper, speech: Audio, monkeypatch: pytest.MonkeyPatch
+    whisper: LocalWhisper, speech: Audio, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    # A minute of speech: the child is surely still at work when its first progress arrives
+    # (a short clip's result can already be in the pipe behind it on a loaded machine).
+    talk = speech_video(tmp_path / "long.mp4", " ".join([SENTENCES] * 6))
+    long = flac16k(talk, tmp_path / "long.flac")
     transcribe(whisper, speech)
     child = whisper._child
     assert child is not None
@@ -282,7 +286,7 @@ def test_a_child_that_dies_mid_job_is_provider_unavailable(
 
     monkeypatch.setattr(child, "receive", receive_then_die)
     with pytest.raises(ProviderError) as raised:
-        transcribe(whisper, speech)
+        transcribe(whisper, Audio(long, audio_seconds(long)))
     assert raised.value.code == "provider_unavailable"
     assert whisper.child_pid is None and not alive(child.pid)
     assert transcribe(whisper, speech).transcription.text

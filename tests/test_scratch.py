@@ -141,8 +141,9 @@ def test_a_worker_killed_mid_job_leaves_its_folder_only_until_the_next_worker_st
 
         with worker_process(env["DATABASE_URL"], env, code=SLOW_WORKER) as doomed:
             wait_until(lambda: job(job_url, token)["stage"] == "probing")
+            # The job's temporary folder, in the worker's own (made as the 3 s probe starts).
+            wait_until(lambda: len(list((root / str(doomed.pid)).glob("thumbnail-*"))) == 1)
             left = list((root / str(doomed.pid)).glob("thumbnail-*"))
-            assert len(left) == 1  # the job's temporary folder, in the worker's own
             os.killpg(doomed.pid, signal.SIGKILL)
             doomed.wait()
         assert left[0].exists()  # what a killed worker leaves behind
