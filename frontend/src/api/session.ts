@@ -1,7 +1,7 @@
 // The browser session. The access token lives in this module's memory only; the refresh token is
 // an HttpOnly cookie (Path=/auth) that the app never sees: `POST /auth/refresh?cookie=true` turns
-// it into a new access token (and rotates it). Nothing of a session is written to localStorage,
-// sessionStorage or IndexedDB.
+// it into a new access token (and rotates it). Nothing of a session is written to the browser's
+// web storage or IndexedDB.
 
 export type SessionStatus = 'unknown' | 'in' | 'out';
 
