@@ -26,6 +26,7 @@ from app import (
     captions,
     crud,
     db,
+    deps,
     fetch,
     idempotency,
     openapi,
@@ -58,6 +59,7 @@ from app.deps import (
     StorageDep,
     TokenDep,
     VerifiedUser,
+    VideoId,
     inactive_user,
 )
 from app.events import EventStreamResponse, JobWatcher, job_events
@@ -1081,8 +1083,14 @@ BAD_QUERY = {
 }
 
 
-async def _search(
-    session: Session, user_id: int, q: str, video_id: int | None, limit: int, cursor: str | None
+def _search(
+    session: Session,
+    *,
+    user_id: int,
+    q: str,
+    video_id: int | None,
+    limit: int,
+    cursor: str | None,
 ) -> SearchPage:
     try:
         offset = pages.decode_offset(cursor) if cursor else 0
@@ -1090,14 +1098,8 @@ async def _search(
         problem = {"type": "value_error", "loc": ("query", "cursor"), "msg": "Invalid cursor"}
         raise RequestValidationError([problem]) from None
     try:
-        hits, next_cursor = await db.call(
-            session,
-            crud.search_transcripts,
-            user_id=user_id,
-            query=q,
-            video_id=video_id,
-            limit=limit,
-            offset=offset,
+        hits, next_cursor = crud.search_transcripts(
+            session, user_id=user_id, query=q, video_id=video_id, limit=limit, offset=offset
         )
     except search.InvalidQuery as invalid:
         problem = {"type": "value_error", "loc": ("query", "q"), "msg": str(invalid)}
@@ -1105,6 +1107,14 @@ async def _search(
     return SearchPage(data=hits, next_cursor=next_cursor)
 
 
+SearchCursor = Annotated[
+    str | None, Query(max_length=64, description="`next_cursor` of the previous page")
+]
+
+
+# The search routes check the bearer token in the call that searches (deps.as_verified_user):
+# one worker-thread hop and one pooled connection per search on PostgreSQL, not one for the
+# user and one for the search (bench/README.md, "Phase 3: search").
 @router.get(
     "/search",
     tags=["search"],
@@ -1113,15 +1123,16 @@ async def _search(
     responses={**VIDEO_AUTH, **BAD_QUERY},
 )
 async def search_transcripts(
-    user: VerifiedUser,
-    session: SessionDep,
+    request: Request,
+    token: TokenDep,
     q: SearchQuery,
     limit: PageLimit = 20,
-    cursor: Annotated[
-        str | None, Query(max_length=64, description="`next_cursor` of the previous page")
-    ] = None,
+    cursor: SearchCursor = None,
 ) -> SearchPage:
-    return await _search(session, user.id, q, None, limit, cursor)
+    def find(session: Session, user: UserAdminRead) -> SearchPage:
+        return _search(session, user_id=user.id, q=q, video_id=None, limit=limit, cursor=cursor)
+
+    return await deps.as_verified_user(request, token, find)
 
 
 @router.get(
@@ -1132,17 +1143,21 @@ async def search_transcripts(
     responses={**VIDEO_AUTH, **NO_TRANSCRIPT, **BAD_QUERY},
 )
 async def search_video_transcript(
-    video: OwnedVideo,
-    session: SessionDep,
+    video_id: VideoId,
+    request: Request,
+    token: TokenDep,
     q: SearchQuery,
     limit: PageLimit = 20,
-    cursor: Annotated[
-        str | None, Query(max_length=64, description="`next_cursor` of the previous page")
-    ] = None,
+    cursor: SearchCursor = None,
 ) -> SearchPage:
-    if not await db.call(session, crud.has_transcript, video_id=video.id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Transcript not found")
-    return await _search(session, video.user_id, q, video.id, limit, cursor)
+    def find(session: Session, user: UserAdminRead) -> SearchPage:
+        if crud.get_video(session, user_id=user.id, video_id=video_id) is None:
+            raise deps.not_found("video")
+        if not crud.has_transcript(session, video_id=video_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Transcript not found")
+        return _search(session, user_id=user.id, q=q, video_id=video_id, limit=limit, cursor=cursor)
+
+    return await deps.as_verified_user(request, token, find)
 
 
 @router.get(

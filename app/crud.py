@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Engine, Select, Table, and_, bindparam, delete, func, update
+from sqlalchemy import Connection, Engine, Select, Table, and_, bindparam, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -196,7 +196,7 @@ class UserRow(NamedTuple):
 
 
 def get_user_read(
-    engine: Engine,
+    source: Engine | Connection,
     user_id: int,
     session_id: str | None = None,
     owned: OwnedKind | None = None,
@@ -211,7 +211,7 @@ def get_user_read(
         object_id = 0  # no row has it
     query = _USER_READ_QUERIES[owned]
     parameters = {"user_id": user_id, "object_id": object_id, "session_id": session_id or ""}
-    row = db.fetch_row(engine, query, parameters)
+    row = db.fetch_row(source, query, parameters)
     if row is None:
         return None
     # By position, the user's columns, the session's state, then the object's: the two tables

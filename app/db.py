@@ -1,9 +1,11 @@
 """The engine, the session dependency, the driver-level read of bearer requests (fetch_row),
-the health probe and start-up migrations."""
+a connection for a few reads in one call (read_connection), the health probe and start-up
+migrations."""
 
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -12,8 +14,8 @@ from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Dialect, Engine, Select, create_engine, event
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Connection, Dialect, Engine, Select, create_engine, event
+from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 from sqlmodel import Session
 
 from app.config import Settings
@@ -134,7 +136,7 @@ def _compile(query: Select[Any], dialect: Dialect) -> _Compiled:
 
 
 def fetch_row(
-    engine: Engine, query: Select[Any], parameters: dict[str, Any]
+    source: Engine | Connection, query: Select[Any], parameters: dict[str, Any]
 ) -> tuple[Any, ...] | None:
     """The first row of a Core SELECT, compiled once for the engine's dialect and run on a
     pooled DBAPI cursor, its values converted by each column's type as Core converts them.
@@ -146,20 +148,18 @@ def fetch_row(
 
     On PostgreSQL the statement runs in autocommit: one statement needs no transaction, and
     a BEGIN before it and a ROLLBACK after it were two more round trips to the server on every
-    bearer request (bench/README.md, "Phase 3: search")."""
-    compiled = _compile(query, engine.dialect)
-    connection = engine.raw_connection()  # the pool's events (pragmas, pre-ping) apply
-    autocommit = engine.dialect.name == "postgresql"
+    bearer request (bench/README.md, "Phase 3: search").
+
+    Given a Connection (`read_connection`'s), the read runs on it, as that connection is."""
+    compiled = _compile(query, source.dialect)
+    if isinstance(source, Connection):
+        return _fetch_first(source.connection, compiled, parameters)
+    connection = source.raw_connection()  # the pool's events (pragmas, pre-ping) apply
+    autocommit = source.dialect.name == "postgresql"
     try:
         if autocommit:
             connection.driver_connection.autocommit = True  # type: ignore[union-attr]
-        cursor = connection.cursor()
-        try:
-            cursor.execute(compiled.sql, compiled.arguments(parameters))
-            row = cursor.fetchone()
-            description = cursor.description
-        finally:
-            cursor.close()
+        return _fetch_first(connection, compiled, parameters)
     finally:
         if autocommit:
             try:  # as the pool's other users expect it
@@ -167,7 +167,30 @@ def fetch_row(
             except Exception:  # a broken connection: the pool replaces it
                 connection.invalidate()
         connection.close()  # back to the pool (SQLite: which rolls back)
+
+
+def _fetch_first(
+    connection: PoolProxiedConnection, compiled: _Compiled, parameters: dict[str, Any]
+) -> tuple[Any, ...] | None:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(compiled.sql, compiled.arguments(parameters))
+        row = cursor.fetchone()
+        description = cursor.description
+    finally:
+        cursor.close()
     return None if row is None else compiled.convert(tuple(row), description)
+
+
+@contextmanager
+def read_connection(engine: Engine) -> Iterator[Connection]:
+    """A pooled connection for a few reads in a row in one worker-thread call (the current
+    user, then what the route reads). On PostgreSQL in autocommit: each statement reads on its
+    own, with no BEGIN before the first and no ROLLBACK at the end (round trips saved)."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 def _select_one(engine: Engine) -> bool:

@@ -1,13 +1,14 @@
 """The dependencies the routes declare: settings and services from app.state, the current
 user (checked on every request), owned videos and jobs, page parameters, superusers."""
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import AfterValidator
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from app import crud, db, pages
@@ -29,6 +30,7 @@ from app.storage import Storage
 from app.throttle import AuthLimits
 
 BEARER = {"WWW-Authenticate": "Bearer"}
+T = TypeVar("T")
 
 
 # async: they only read app.state, and FastAPI would run a plain `def` dependency in the
@@ -81,13 +83,26 @@ def _check(
         raise inactive_user()
 
 
-def _read_as_user(
-    engine: Engine, token: str, key: str, owned: crud.OwnedKind | None, object_id: int
-) -> crud.UserRow:
+def _claims(token: str, key: str) -> AccessClaims:
     claims = access_token_claims(token, key=key)
     if claims is None:  # refused before a connection is taken from the pool
         raise bad_credentials()
-    found = crud.get_user_read(engine, claims.user_id, claims.session_id, owned, object_id)
+    return claims
+
+
+def _read_as_user(
+    engine: Engine, token: str, key: str, owned: crud.OwnedKind | None, object_id: int
+) -> crud.UserRow:
+    return _user_row(engine, _claims(token, key), owned, object_id)
+
+
+def _user_row(
+    source: Engine | Connection,
+    claims: AccessClaims,
+    owned: crud.OwnedKind | None = None,
+    object_id: int = 0,
+) -> crud.UserRow:
+    found = crud.get_user_read(source, claims.user_id, claims.session_id, owned, object_id)
     if found is None:
         raise bad_credentials()
     _check(claims, found.user.is_active, found.tokens_valid_after, found.session_revoked)
@@ -103,6 +118,33 @@ async def read_as_current_user(
     state = request.app.state
     return await db.call_database(
         state.engine, _read_as_user, state.engine, token, state.settings.jwt_key, owned, object_id
+    )
+
+
+def _as_verified_user(
+    engine: Engine,
+    token: str,
+    settings: Settings,
+    function: Callable[[Session, UserAdminRead], T],
+) -> T:
+    claims = _claims(token, settings.jwt_key)
+    with db.read_connection(engine) as connection:
+        user = _user_row(connection, claims).user
+        refuse_unverified(user, settings)
+        with Session(bind=connection) as session:
+            return function(session, user)
+
+
+async def as_verified_user(
+    request: Request, token: str, function: Callable[[Session, UserAdminRead], T]
+) -> T:
+    """`VerifiedUser`'s checks, then `function(session, user)`, in one database call on one
+    pooled connection (`db.read_connection`'s: for reads only): where a dependency and the
+    route's own call would take a worker-thread hop and a connection each on PostgreSQL. For
+    the hot read-only routes (search; bench/README.md)."""
+    state = request.app.state
+    return await db.call_database(
+        state.engine, _as_verified_user, state.engine, token, state.settings, function
     )
 
 

@@ -23,9 +23,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, select, text
+from sqlalchemy import Connection, Engine, TextClause, delete, select, text
 from sqlmodel import Session, col
 
+from app import db
 from app.models import SearchHit, SearchSegment, Transcript, VideoSource
 
 # SQLite's FTS5 table and its shadow tables: made by the migration, not by the models.
@@ -195,19 +196,11 @@ def find(
     if postgres and isinstance(bind, Engine):
         # One read-only statement: on a connection in autocommit it needs no BEGIN before it
         # and no ROLLBACK after it (two round trips to the server, the second one from the
-        # session's close on the event loop). Never a server-side prepared statement: psycopg
-        # prepares a query after 5 runs on a connection (outside a transaction that rolls back,
-        # as here), and PostgreSQL's generic plan for a tsquery parameter was several times
-        # slower than the plan it makes for the actual query. bench/README.md, "Phase 3: search".
-        with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            driver = connection.connection.driver_connection
-            threshold, driver.prepare_threshold = driver.prepare_threshold, None  # type: ignore[union-attr]
-            try:
-                rows = connection.execute(statement, params).all()
-            finally:
-                driver.prepare_threshold = threshold  # type: ignore[union-attr]
-    else:  # SQLite: in this process, no round trips to save
-        rows = session.connection().execute(statement, params).all()
+        # session's close on the event loop).
+        with db.read_connection(bind) as connection:
+            rows = _execute(connection, statement, params)
+    else:  # a session on db.read_connection's connection, or SQLite's (no round trips)
+        rows = _execute(session.connection(), statement, params)
     return [
         SearchHit.model_construct(
             video_id=row.video_id,
@@ -220,3 +213,18 @@ def find(
         )
         for row in rows
     ]
+
+
+def _execute(connection: Connection, statement: TextClause, params: dict[str, Any]) -> list[Any]:
+    if connection.dialect.name != "postgresql":
+        return list(connection.execute(statement, params).all())
+    # Never a server-side prepared statement: psycopg prepares a query after 5 runs on a
+    # connection (outside a transaction that rolls back, as in autocommit), and PostgreSQL's
+    # generic plan for a tsquery parameter was several times slower than the plan it makes for
+    # the actual query. bench/README.md, "Phase 3: search".
+    driver = connection.connection.driver_connection
+    threshold, driver.prepare_threshold = driver.prepare_threshold, None  # type: ignore[union-attr]
+    try:
+        return list(connection.execute(statement, params).all())
+    finally:
+        driver.prepare_threshold = threshold  # type: ignore[union-attr]

@@ -4,11 +4,12 @@ are stored here as a succeeded transcribe job would store them (search.index_tra
 same transaction); tests/test_kind_transcribe.py finds a word the real model heard."""
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, select
 
 from app import search
-from app.models import ProcessingJob, SearchSegment, Transcript, VideoSource
-from tests.support.utils import PASSWORD, bearer
+from app.models import ProcessingJob, SearchSegment, Transcript, User, VideoSource
+from tests.support.utils import PASSWORD, bearer, data_statements, statements_sent
 from tests.support.videos import user_token
 
 
@@ -272,3 +273,82 @@ def test_search_within_one_video(client, alice, bob):
 
 def test_search_needs_a_token(client):
     assert client.get("/search?q=hello").status_code == 401
+
+
+# The search routes check the bearer token in the same database call as the search
+# (deps.as_verified_user): every refusal of the other bearer routes holds here too.
+SEARCH_ROUTES = ("/search?q=alpha", "/videos/{video}/transcript/search?q=alpha")
+
+
+def test_the_search_routes_refuse_what_every_bearer_route_refuses(client, alice):
+    video = transcribed(client, alice, ["alpha beta"])
+    urls = [route.format(video=video) for route in SEARCH_ROUTES]
+    for url in urls:
+        assert client.get(url, headers=bearer(alice)).status_code == 200
+        refused = client.get(url, headers=bearer(alice + "x"))
+        assert (refused.status_code, refused.json()) == (
+            401,
+            {"detail": "Could not validate credentials"},
+        )
+        assert refused.headers["www-authenticate"] == "Bearer"
+
+    pair = client.post(
+        "/auth/token", data={"username": "alice@example.com", "password": PASSWORD}
+    ).json()
+    client.post("/auth/logout", json={"refresh_token": pair["refresh_token"]})
+    for url in urls:  # that session ended: its access token is refused at once
+        assert client.get(url, headers=bearer(pair["access_token"])).status_code == 401
+        assert client.get(url, headers=bearer(alice)).status_code == 200  # not alice's other
+
+    with Session(client.app.state.engine) as session:
+        user = session.exec(select(User).where(User.email == "alice@example.com")).one()
+        user.is_active = False
+        session.add(user)
+        session.commit()
+    for url in urls:
+        refused = client.get(url, headers=bearer(alice))
+        assert (refused.status_code, refused.json()) == (403, {"detail": "Inactive user"})
+
+
+def test_an_unverified_user_cannot_search_while_verification_is_required(make_client):
+    client = make_client(require_verified_email=True)
+    token = user_token(client, "carol@example.com")
+    for url in ("/search?q=alpha", "/videos/1/transcript/search?q=alpha"):
+        refused = client.get(url, headers=bearer(token))
+        assert (refused.status_code, refused.json()) == (403, {"detail": "Email not verified"})
+
+
+def test_a_search_takes_one_pooled_connection_for_the_user_and_the_search(client, alice):
+    """One connection checkout (one worker-thread hop on PostgreSQL) per search: the user's
+    read and the search's on it, and it goes back to the pool."""
+    video = transcribed(client, alice, ["alpha beta"])
+    engine = client.app.state.engine
+    checkouts: list[object] = []
+    checkins: list[object] = []
+
+    def checkout(dbapi_connection, _record, _proxy) -> None:
+        checkouts.append(dbapi_connection)
+
+    def checkin(dbapi_connection, _record) -> None:
+        checkins.append(dbapi_connection)
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
+    try:
+        with statements_sent(engine) as statements:
+            assert find(client, alice, "alpha")["data"][0]["text"] == "alpha beta"
+        assert len(checkouts) == len(checkins) == 1  # and it went back to the pool
+        reads = data_statements(statements)
+        assert len(reads) == 2 and "FROM users" in reads[0], reads
+        assert "transcript_segments" in reads[1]
+
+        checkouts.clear()
+        checkins.clear()
+        with statements_sent(engine) as statements:
+            url = f"/videos/{video}/transcript/search?q=alpha"
+            assert client.get(url, headers=bearer(alice)).json()["data"][0]["start"] == 0.0
+        assert len(checkouts) == len(checkins) == 1
+        assert len(data_statements(statements)) == 4  # user, video, has a transcript, search
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
