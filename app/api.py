@@ -136,6 +136,7 @@ from app.openapi_responses import (
     error,
 )
 from app.pipeline import kinds
+from app.reads import Reader
 from app.security import PasswordHasher, access_token_claims
 from app.session_cookie import CookieMode, RefreshBody, RefreshCookie
 from app.storage import SOURCE, THUMBNAIL, video_key
@@ -1083,8 +1084,8 @@ BAD_QUERY = {
 }
 
 
-def _search(
-    session: Session,
+async def _search(
+    reader: Reader,
     *,
     user_id: int,
     q: str,
@@ -1098,8 +1099,13 @@ def _search(
         problem = {"type": "value_error", "loc": ("query", "cursor"), "msg": "Invalid cursor"}
         raise RequestValidationError([problem]) from None
     try:
-        hits, next_cursor = crud.search_transcripts(
-            session, user_id=user_id, query=q, video_id=video_id, limit=limit, offset=offset
+        hits, next_cursor = await crud.search_page(
+            reader,
+            user_id=user_id,
+            query=q,
+            video_id=video_id,
+            limit=limit,
+            offset=offset,
         )
     except search.InvalidQuery as invalid:
         problem = {"type": "value_error", "loc": ("query", "q"), "msg": str(invalid)}
@@ -1112,9 +1118,8 @@ SearchCursor = Annotated[
 ]
 
 
-# The search routes check the bearer token in the call that searches (deps.as_verified_user):
-# one worker-thread hop and one pooled connection per search on PostgreSQL, not one for the
-# user and one for the search (bench/README.md, "Phase 3: search").
+# The search routes read through app.reads: the bearer check and the search on one connection,
+# on PostgreSQL without a worker-thread hop (bench/README.md, "Phase 3: search").
 @router.get(
     "/search",
     tags=["search"],
@@ -1125,14 +1130,20 @@ SearchCursor = Annotated[
 async def search_transcripts(
     request: Request,
     token: TokenDep,
+    settings: SettingsDep,
     q: SearchQuery,
     limit: PageLimit = 20,
     cursor: SearchCursor = None,
 ) -> SearchPage:
-    def find(session: Session, user: UserAdminRead) -> SearchPage:
-        return _search(session, user_id=user.id, q=q, video_id=None, limit=limit, cursor=cursor)
+    claims = deps.token_claims(request, token)
 
-    return await deps.as_verified_user(request, token, find)
+    async def find(reader: Reader) -> SearchPage:
+        user = (await deps.read_verified_user(reader, claims, settings)).user
+        return await _search(
+            reader, user_id=user.id, q=q, video_id=None, limit=limit, cursor=cursor
+        )
+
+    return await request.app.state.reads.run(find)
 
 
 @router.get(
@@ -1146,18 +1157,29 @@ async def search_video_transcript(
     video_id: VideoId,
     request: Request,
     token: TokenDep,
+    settings: SettingsDep,
     q: SearchQuery,
     limit: PageLimit = 20,
     cursor: SearchCursor = None,
 ) -> SearchPage:
-    def find(session: Session, user: UserAdminRead) -> SearchPage:
-        if crud.get_video(session, user_id=user.id, video_id=video_id) is None:
-            raise deps.not_found("video")
-        if not crud.has_transcript(session, video_id=video_id):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Transcript not found")
-        return _search(session, user_id=user.id, q=q, video_id=video_id, limit=limit, cursor=cursor)
+    claims = deps.token_claims(request, token)
 
-    return await deps.as_verified_user(request, token, find)
+    async def find(reader: Reader) -> SearchPage:
+        found = await deps.read_verified_user(reader, claims, settings, "video", video_id)
+        if found.owned is None:
+            raise deps.not_found("video")
+        if not await crud.read_has_transcript(reader, video_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Transcript not found")
+        return await _search(
+            reader,
+            user_id=found.user.id,
+            q=q,
+            video_id=video_id,
+            limit=limit,
+            cursor=cursor,
+        )
+
+    return await request.app.state.reads.run(find)
 
 
 @router.get(

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=40, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    # PostgreSQL only: the async connections of the search routes (app/reads.py), per process,
+    # beside the pool above.
+    db_read_pool_size: int = Field(default=5, ge=1)
 
     secret_key: SecretStr | None = None
     # Where a development key is kept when SECRET_KEY is unset (git-ignored).

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import Connection, Engine, Select, Table, and_, bindparam, delete, func, update
+from sqlalchemy import Engine, Select, Table, and_, bindparam, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -39,6 +39,7 @@ from app.models import (
     utc_now,
 )
 from app.pipeline import jobs
+from app.reads import Reader
 from app.security import (
     PasswordHasher,
     create_access_token,
@@ -196,7 +197,7 @@ class UserRow(NamedTuple):
 
 
 def get_user_read(
-    source: Engine | Connection,
+    engine: Engine,
     user_id: int,
     session_id: str | None = None,
     owned: OwnedKind | None = None,
@@ -205,15 +206,40 @@ def get_user_read(
     """The user as the API shows it, since when its tokens count and whether the session
     `session_id` was ended, and with `owned` the row of that video or job if it is the user's;
     None if there is no such user."""
+    statement = _user_read(user_id, session_id, owned, object_id)
+    if statement is None:
+        return None
+    row = db.fetch_row(engine, *statement)
+    return None if row is None else _user_row(row, owned)
+
+
+async def read_user(
+    reader: Reader,
+    user_id: int,
+    session_id: str | None = None,
+    owned: OwnedKind | None = None,
+    object_id: int = 0,
+) -> UserRow | None:
+    """`get_user_read` on an app.reads connection (the search routes)."""
+    statement = _user_read(user_id, session_id, owned, object_id)
+    if statement is None:
+        return None
+    row = await reader.first(*statement)
+    return None if row is None else _user_row(row, owned)
+
+
+def _user_read(
+    user_id: int, session_id: str | None, owned: OwnedKind | None, object_id: int
+) -> tuple[Select[Any], dict[str, Any]] | None:
     if not 0 < user_id <= db.MAX_ID:
         return None
     if not 0 < object_id <= db.MAX_ID:
         object_id = 0  # no row has it
-    query = _USER_READ_QUERIES[owned]
     parameters = {"user_id": user_id, "object_id": object_id, "session_id": session_id or ""}
-    row = db.fetch_row(source, query, parameters)
-    if row is None:
-        return None
+    return _USER_READ_QUERIES[owned], parameters
+
+
+def _user_row(row: tuple[Any, ...], owned: OwnedKind | None) -> UserRow:
     # By position, the user's columns, the session's state, then the object's: the two tables
     # share column names.
     count = len(_USER_READ)
@@ -783,8 +809,16 @@ def grant_credits(
 
 def has_transcript(session: Session, *, video_id: int) -> bool:
     """Whether the video has a transcript: one indexed id, not the segments' JSON."""
-    query = select(Transcript.id).where(Transcript.video_id == video_id).limit(1)
-    return session.exec(query).first() is not None
+    params = {"video_id": video_id}
+    return session.exec(_HAS_TRANSCRIPT, params=params).first() is not None  # type: ignore[call-overload]
+
+
+async def read_has_transcript(reader: Reader, video_id: int) -> bool:
+    """`has_transcript` on an app.reads connection."""
+    return await reader.first(_HAS_TRANSCRIPT, {"video_id": video_id}) is not None
+
+
+_HAS_TRANSCRIPT = select(Transcript.id).where(Transcript.video_id == bindparam("video_id")).limit(1)
 
 
 def latest_transcript(session: Session, *, video_id: int) -> Transcript | None:
@@ -809,8 +843,8 @@ def latest_summary(session: Session, *, video_id: int) -> Summary | None:
     return session.exec(query).first()
 
 
-def search_transcripts(
-    session: Session,
+async def search_page(
+    reader: Reader,
     *,
     user_id: int,
     query: str,
@@ -821,8 +855,13 @@ def search_transcripts(
     """A page of hits from the user's newest transcripts (one video's, if given), best first;
     search.InvalidQuery for a query with nothing to search for."""
     terms = search.parse(query)
-    hits = search.find(
-        session, terms, user_id=user_id, video_id=video_id, limit=limit + 1, offset=offset
+    hits = await search.find(
+        reader,
+        terms,
+        user_id=user_id,
+        video_id=video_id,
+        limit=limit + 1,
+        offset=offset,
     )
     more = len(hits) > limit and offset + limit < pages.MAX_OFFSET
     return hits[:limit], (pages.encode_offset(offset + limit) if more else None)

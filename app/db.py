@@ -1,11 +1,9 @@
 """The engine, the session dependency, the driver-level read of bearer requests (fetch_row),
-a connection for a few reads in one call (read_connection), the health probe and start-up
-migrations."""
+the health probe and start-up migrations."""
 
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -14,8 +12,8 @@ from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Connection, Dialect, Engine, Select, create_engine, event
-from sqlalchemy.pool import PoolProxiedConnection, StaticPool
+from sqlalchemy import Dialect, Engine, Select, TextClause, create_engine, event
+from sqlalchemy.pool import StaticPool
 from sqlmodel import Session
 
 from app.config import Settings
@@ -102,23 +100,35 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-class _Compiled:
-    """A Core SELECT compiled for one dialect, and its columns' result processors (some need
-    the driver's type codes from the cursor, so they are made at the first execution)."""
+class Compiled:
+    """A Core SELECT or a text() statement compiled for one dialect, run on a DBAPI cursor
+    (fetch_row, app.reads). A SELECT's values are converted by its columns' types as Core
+    converts them (some processors need the driver's type codes from the cursor, so they are
+    made at the first execution); a text() statement's come as the driver gives them."""
 
-    def __init__(self, query: Select[Any], dialect: Dialect) -> None:
+    def __init__(self, query: Select[Any] | TextClause, dialect: Dialect) -> None:
         compiled = query.compile(dialect=dialect)
         self.sql = compiled.string
         # The parameters' order for a positional paramstyle (SQLite's ?), else by name.
         self.names = tuple(compiled.positiontup or ()) if compiled.positional else None
-        self.types = [column.type.dialect_impl(dialect) for column in query.selected_columns]
+        # The values the statement carries itself (e.g. a LIMIT's); the caller's come on top.
+        self.values = {name: v for name, v in compiled.params.items() if v is not None}
+        self.types = (
+            [column.type.dialect_impl(dialect) for column in query.selected_columns]
+            if isinstance(query, Select)
+            else None
+        )
         self.dialect = dialect
         self.processors: list[Callable[[Any], Any] | None] | None = None
 
     def arguments(self, parameters: dict[str, Any]) -> Any:
+        if self.values:
+            parameters = {**self.values, **parameters}
         return parameters if self.names is None else tuple(parameters[n] for n in self.names)
 
-    def convert(self, row: tuple[Any, ...], description: Any) -> tuple[Any, ...]:
+    def convert(self, row: Sequence[Any], description: Any) -> tuple[Any, ...]:
+        if self.types is None:
+            return tuple(row)
         if self.processors is None:  # the same for every execution: computed once
             self.processors = [
                 kind.result_processor(self.dialect, column[1])
@@ -131,12 +141,13 @@ class _Compiled:
 
 
 @lru_cache(maxsize=64)
-def _compile(query: Select[Any], dialect: Dialect) -> _Compiled:
-    return _Compiled(query, dialect)
+def compile_query(query: Select[Any] | TextClause, dialect: Dialect) -> Compiled:
+    """Compiled once per statement object and dialect: pass module-level statements."""
+    return Compiled(query, dialect)
 
 
 def fetch_row(
-    source: Engine | Connection, query: Select[Any], parameters: dict[str, Any]
+    engine: Engine, query: Select[Any], parameters: dict[str, Any]
 ) -> tuple[Any, ...] | None:
     """The first row of a Core SELECT, compiled once for the engine's dialect and run on a
     pooled DBAPI cursor, its values converted by each column's type as Core converts them.
@@ -148,18 +159,20 @@ def fetch_row(
 
     On PostgreSQL the statement runs in autocommit: one statement needs no transaction, and
     a BEGIN before it and a ROLLBACK after it were two more round trips to the server on every
-    bearer request (bench/README.md, "Phase 3: search").
-
-    Given a Connection (`read_connection`'s), the read runs on it, as that connection is."""
-    compiled = _compile(query, source.dialect)
-    if isinstance(source, Connection):
-        return _fetch_first(source.connection, compiled, parameters)
-    connection = source.raw_connection()  # the pool's events (pragmas, pre-ping) apply
-    autocommit = source.dialect.name == "postgresql"
+    bearer request (bench/README.md, "Phase 3: search")."""
+    compiled = compile_query(query, engine.dialect)
+    connection = engine.raw_connection()  # the pool's events (pragmas, pre-ping) apply
+    autocommit = engine.dialect.name == "postgresql"
     try:
         if autocommit:
             connection.driver_connection.autocommit = True  # type: ignore[union-attr]
-        return _fetch_first(connection, compiled, parameters)
+        cursor = connection.cursor()
+        try:
+            cursor.execute(compiled.sql, compiled.arguments(parameters))
+            row = cursor.fetchone()
+            description = cursor.description
+        finally:
+            cursor.close()
     finally:
         if autocommit:
             try:  # as the pool's other users expect it
@@ -167,30 +180,7 @@ def fetch_row(
             except Exception:  # a broken connection: the pool replaces it
                 connection.invalidate()
         connection.close()  # back to the pool (SQLite: which rolls back)
-
-
-def _fetch_first(
-    connection: PoolProxiedConnection, compiled: _Compiled, parameters: dict[str, Any]
-) -> tuple[Any, ...] | None:
-    cursor = connection.cursor()
-    try:
-        cursor.execute(compiled.sql, compiled.arguments(parameters))
-        row = cursor.fetchone()
-        description = cursor.description
-    finally:
-        cursor.close()
     return None if row is None else compiled.convert(tuple(row), description)
-
-
-@contextmanager
-def read_connection(engine: Engine) -> Iterator[Connection]:
-    """A pooled connection for a few reads in a row in one worker-thread call (the current
-    user, then what the route reads). On PostgreSQL in autocommit: each statement reads on its
-    own, with no BEGIN before the first and no ROLLBACK at the end (round trips saved)."""
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
 
 
 def _select_one(engine: Engine) -> bool:

@@ -1,14 +1,13 @@
 """The dependencies the routes declare: settings and services from app.state, the current
 user (checked on every request), owned videos and jobs, page parameters, superusers."""
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import AfterValidator
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app import crud, db, pages
@@ -25,12 +24,12 @@ from app.models import (
     WebhookEndpoint,
 )
 from app.pipeline.queue import JobQueue
+from app.reads import Reader
 from app.security import AccessClaims, PasswordHasher, access_token_claims, epoch_seconds
 from app.storage import Storage
 from app.throttle import AuthLimits
 
 BEARER = {"WWW-Authenticate": "Bearer"}
-T = TypeVar("T")
 
 
 # async: they only read app.state, and FastAPI would run a plain `def` dependency in the
@@ -93,16 +92,8 @@ def _claims(token: str, key: str) -> AccessClaims:
 def _read_as_user(
     engine: Engine, token: str, key: str, owned: crud.OwnedKind | None, object_id: int
 ) -> crud.UserRow:
-    return _user_row(engine, _claims(token, key), owned, object_id)
-
-
-def _user_row(
-    source: Engine | Connection,
-    claims: AccessClaims,
-    owned: crud.OwnedKind | None = None,
-    object_id: int = 0,
-) -> crud.UserRow:
-    found = crud.get_user_read(source, claims.user_id, claims.session_id, owned, object_id)
+    claims = _claims(token, key)
+    found = crud.get_user_read(engine, claims.user_id, claims.session_id, owned, object_id)
     if found is None:
         raise bad_credentials()
     _check(claims, found.user.is_active, found.tokens_valid_after, found.session_revoked)
@@ -121,31 +112,28 @@ async def read_as_current_user(
     )
 
 
-def _as_verified_user(
-    engine: Engine,
-    token: str,
+def token_claims(request: Request, token: str) -> AccessClaims:
+    """The bearer token's claims, for the routes that read through app.reads: a 401 before
+    any connection is taken."""
+    return _claims(token, request.app.state.settings.jwt_key)
+
+
+async def read_verified_user(
+    reader: Reader,
+    claims: AccessClaims,
     settings: Settings,
-    function: Callable[[Session, UserAdminRead], T],
-) -> T:
-    claims = _claims(token, settings.jwt_key)
-    with db.read_connection(engine) as connection:
-        user = _user_row(connection, claims).user
-        refuse_unverified(user, settings)
-        with Session(bind=connection) as session:
-            return function(session, user)
-
-
-async def as_verified_user(
-    request: Request, token: str, function: Callable[[Session, UserAdminRead], T]
-) -> T:
-    """`VerifiedUser`'s checks, then `function(session, user)`, in one database call on one
-    pooled connection (`db.read_connection`'s: for reads only): where a dependency and the
-    route's own call would take a worker-thread hop and a connection each on PostgreSQL. For
-    the hot read-only routes (search; bench/README.md)."""
-    state = request.app.state
-    return await db.call_database(
-        state.engine, _as_verified_user, state.engine, token, state.settings, function
-    )
+    owned: crud.OwnedKind | None = None,
+    object_id: int = 0,
+) -> crud.UserRow:
+    """`VerifiedUser`'s checks on an app.reads connection (with `owned`, that object's row
+    read in the same query, None if it is not the user's): a route's reads then follow on the
+    same connection, in the same call (bench/README.md, "Phase 3: search")."""
+    found = await crud.read_user(reader, claims.user_id, claims.session_id, owned, object_id)
+    if found is None:
+        raise bad_credentials()
+    _check(claims, found.user.is_active, found.tokens_valid_after, found.session_revoked)
+    refuse_unverified(found.user, settings)
+    return found
 
 
 async def get_current_user(request: Request, token: TokenDep) -> UserAdminRead:

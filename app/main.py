@@ -22,6 +22,7 @@ from app.config import Settings
 from app.events import JobWatcher
 from app.mail import Mailer
 from app.pipeline.worker import Worker
+from app.reads import make_reads
 from app.security import PasswordHasher
 from app.storage import FULL_MESSAGE, StorageFull, StorageUnavailable, make_storage
 from app.throttle import AuthLimits, Throttle
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_secret_key()
     engine = db.make_engine(settings)
+    reads = make_reads(engine, settings)  # the search routes' connections (app/reads.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -141,10 +143,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker.on_change = watcher.notify
         if settings.embedded_worker:
             worker.start()
+        await reads.open()
         try:
             async with watcher.running():  # its end ends every open event stream
                 yield
         finally:
+            await reads.close()
             if settings.embedded_worker:
                 worker.stop()
             mailer.close()  # the queued emails go out before the engine closes
@@ -171,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.reads = reads
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
     app.state.limits = AuthLimits(Throttle(settings.rate_limit_storage_uri), settings)
     openapi.install(app)

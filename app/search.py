@@ -23,11 +23,11 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, TextClause, delete, select, text
+from sqlalchemy import TextClause, delete, select, text
 from sqlmodel import Session, col
 
-from app import db
 from app.models import SearchHit, SearchSegment, Transcript, VideoSource
+from app.reads import Reader
 
 # SQLite's FTS5 table and its shadow tables: made by the migration, not by the models.
 FTS_TABLE = "transcript_segments_fts"
@@ -169,8 +169,39 @@ LIMIT :limit OFFSET :offset
 """
 
 
-def find(
-    session: Session,
+def statement(dialect: str, *, in_video: bool) -> TextClause:
+    """The search's SQL on this engine ("sqlite" or "postgresql"), within one video or not."""
+    return _STATEMENTS[dialect == "postgresql", in_video]
+
+
+_STATEMENTS = {
+    (postgres, in_video): text(
+        (_POSTGRESQL if postgres else _SQLITE).format(
+            video="AND s.video_id = :video_id" if in_video else ""
+        )
+    )
+    for postgres in (False, True)
+    for in_video in (False, True)
+}
+
+
+def parameters(
+    dialect: str, terms: list[Term], *, user_id: int, video_id: int | None, limit: int, offset: int
+) -> dict[str, Any]:
+    postgres = dialect == "postgresql"
+    values: dict[str, Any] = {
+        "query": tsquery(terms) if postgres else fts5_match(terms),
+        "user_id": user_id,
+        "limit": limit,
+        "offset": offset,
+    }
+    if video_id is not None:
+        values["video_id"] = video_id
+    return values
+
+
+async def find(
+    reader: Reader,
     terms: list[Term],
     *,
     user_id: int,
@@ -180,51 +211,25 @@ def find(
 ) -> list[SearchHit]:
     """Up to `limit` hits after `offset`, best first (ties: newest video first, then in the
     order they were said), from this user's videos (and this video, if given)."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    sql = _POSTGRESQL if postgres else _SQLITE
-    params: dict[str, Any] = {
-        "query": tsquery(terms) if postgres else fts5_match(terms),
-        "user_id": user_id,
-        "limit": limit,
-        "offset": offset,
-    }
-    if video_id is not None:
-        params["video_id"] = video_id
-    in_video = "AND s.video_id = :video_id" if video_id is not None else ""
-    statement = text(sql.format(video=in_video))
-    bind = session.get_bind()
-    if postgres and isinstance(bind, Engine):
-        # One read-only statement: on a connection in autocommit it needs no BEGIN before it
-        # and no ROLLBACK after it (two round trips to the server, the second one from the
-        # session's close on the event loop).
-        with db.read_connection(bind) as connection:
-            rows = _execute(connection, statement, params)
-    else:  # a session on db.read_connection's connection, or SQLite's (no round trips)
-        rows = _execute(session.connection(), statement, params)
+    dialect = reader.dialect.name
+    rows = await reader.all(
+        statement(dialect, in_video=video_id is not None),
+        parameters(dialect, terms, user_id=user_id, video_id=video_id, limit=limit, offset=offset),
+        # Never a server-side prepared statement: psycopg prepares a query after 5 runs on a
+        # connection, and PostgreSQL's generic plan for a tsquery parameter was several times
+        # slower than the plan it makes for the actual query (bench/README.md, "Phase 3:
+        # search").
+        prepare=False,
+    )
     return [
         SearchHit.model_construct(
-            video_id=row.video_id,
-            job_id=row.job_id,
-            start=row.start,
-            end=row.end,
-            text=row.text,
-            filename=row.filename,
-            highlights=highlights(row.text, terms),
+            video_id=video,
+            job_id=job,
+            start=start,
+            end=end,
+            text=said,
+            filename=filename,
+            highlights=highlights(said, terms),
         )
-        for row in rows
+        for video, job, start, end, said, filename in rows
     ]
-
-
-def _execute(connection: Connection, statement: TextClause, params: dict[str, Any]) -> list[Any]:
-    if connection.dialect.name != "postgresql":
-        return list(connection.execute(statement, params).all())
-    # Never a server-side prepared statement: psycopg prepares a query after 5 runs on a
-    # connection (outside a transaction that rolls back, as in autocommit), and PostgreSQL's
-    # generic plan for a tsquery parameter was several times slower than the plan it makes for
-    # the actual query. bench/README.md, "Phase 3: search".
-    driver = connection.connection.driver_connection
-    threshold, driver.prepare_threshold = driver.prepare_threshold, None  # type: ignore[union-attr]
-    try:
-        return list(connection.execute(statement, params).all())
-    finally:
-        driver.prepare_threshold = threshold  # type: ignore[union-attr]

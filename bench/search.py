@@ -49,6 +49,7 @@ join the alternation (baseline, API, direct): before/after in the same run, one 
 Prints a table and writes bench/results/search.json. About 5 minutes.
 """
 
+import asyncio
 import json
 import os
 import random
@@ -90,6 +91,7 @@ from sqlmodel import Session  # noqa: E402
 from app import db, search  # noqa: E402
 from app.config import Settings  # noqa: E402
 from app.models import ProcessingJob, Transcript, User, VideoSource  # noqa: E402
+from app.reads import Reader, make_reads  # noqa: E402
 from app.security import PasswordHasher  # noqa: E402
 
 TRANSCRIPTS = int(os.environ.get("BENCH_SEARCH_TRANSCRIPTS", "2000"))
@@ -495,29 +497,47 @@ def check_equivalence(engine: Engine, corpus: Corpus, users: int) -> None:
             ).one()
             assert counts[0] == counts[1] == TRANSCRIPTS * SEGMENTS, counts
     # A word of the first bulk transcript and of the last sample one: both found.
-    with Session(engine) as session:
-        for i in (0, len(corpus.transcripts) - 1):
-            hits = search.find(
-                session, search.parse(f'"{corpus.transcripts[i][0]["text"]}"'),
+    reads = make_reads(
+        engine,
+        Settings(_env_file=None, database_url=engine.url.render_as_string(hide_password=False)),
+    )
+
+    async def first_hits(i: int) -> list[Any]:
+        terms = search.parse(f'"{corpus.transcripts[i][0]["text"]}"')
+
+        async def find(reader: Reader) -> list[Any]:
+            return await search.find(
+                reader, terms,
                 user_id=owner_of(i, users), video_id=i + 1, limit=5, offset=0,
             )  # fmt: skip
-            assert hits and hits[0].start == corpus.transcripts[i][0]["start"], i
+
+        return await reads.run(find)
+
+    async def check() -> None:
+        await reads.open()
+        try:
+            for i in (0, len(corpus.transcripts) - 1):
+                hits = await first_hits(i)
+                assert hits and hits[0].start == corpus.transcripts[i][0]["start"], i
+        finally:
+            await reads.close()
+
+    asyncio.run(check())
 
 
 # ---- measuring
 
 
 def direct_sql(engine: Engine) -> str:
-    postgres = engine.dialect.name == "postgresql"
-    return (search._POSTGRESQL if postgres else search._SQLITE).format(video="")
+    return search.statement(engine.dialect.name, in_video=False).text
 
 
 def direct_parameters(engine: Engine, query: str, user_id: int) -> dict[str, Any]:
     """The parameters app.search.find gives its SQL for the endpoint's first page."""
-    terms = search.parse(query)
-    postgres = engine.dialect.name == "postgresql"
-    match = search.tsquery(terms) if postgres else search.fts5_match(terms)
-    return {"query": match, "user_id": user_id, "limit": PAGE + 1, "offset": 0}
+    return search.parameters(
+        engine.dialect.name, search.parse(query),
+        user_id=user_id, video_id=None, limit=PAGE + 1, offset=0,
+    )  # fmt: skip
 
 
 def hit_counts(engine: Engine, query: str, user_id: int) -> tuple[int, int]:

@@ -39,7 +39,7 @@ LAYERS = [
         "app.body_limit",
         independent=False,
     ),
-    Layer("app.storage", "app.db", "app.scratch", independent=False),
+    Layer("app.storage", "app.db", "app.reads", "app.scratch", independent=False),
     "app.models",
     "app.security",
     "app.config",

@@ -4,11 +4,12 @@ are stored here as a succeeded transcribe job would store them (search.index_tra
 same transaction); tests/test_kind_transcribe.py finds a word the real model heard."""
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlmodel import Session, select
 
 from app import search
 from app.models import ProcessingJob, SearchSegment, Transcript, User, VideoSource
+from tests.support.postgres import admin_engine, requires_postgres
 from tests.support.utils import PASSWORD, bearer, data_statements, statements_sent
 from tests.support.videos import user_token
 
@@ -318,11 +319,13 @@ def test_an_unverified_user_cannot_search_while_verification_is_required(make_cl
         assert (refused.status_code, refused.json()) == (403, {"detail": "Email not verified"})
 
 
-def test_a_search_takes_one_pooled_connection_for_the_user_and_the_search(client, alice):
-    """One connection checkout (one worker-thread hop on PostgreSQL) per search: the user's
-    read and the search's on it, and it goes back to the pool."""
+def test_a_search_reads_on_one_connection_in_one_call(client, alice):
+    """SQLite: one connection of the engine's pool (given back), the user's read and the
+    search's on it; the video's search reads the video with the user. PostgreSQL: the read
+    pool's async connections (app/reads.py), none of the engine's pool."""
     video = transcribed(client, alice, ["alpha beta"])
     engine = client.app.state.engine
+    sqlite = engine.dialect.name == "sqlite"
     checkouts: list[object] = []
     checkins: list[object] = []
 
@@ -337,18 +340,41 @@ def test_a_search_takes_one_pooled_connection_for_the_user_and_the_search(client
     try:
         with statements_sent(engine) as statements:
             assert find(client, alice, "alpha")["data"][0]["text"] == "alpha beta"
-        assert len(checkouts) == len(checkins) == 1  # and it went back to the pool
-        reads = data_statements(statements)
-        assert len(reads) == 2 and "FROM users" in reads[0], reads
-        assert "transcript_segments" in reads[1]
-
-        checkouts.clear()
-        checkins.clear()
-        with statements_sent(engine) as statements:
             url = f"/videos/{video}/transcript/search?q=alpha"
             assert client.get(url, headers=bearer(alice)).json()["data"][0]["start"] == 0.0
-        assert len(checkouts) == len(checkins) == 1
-        assert len(data_statements(statements)) == 4  # user, video, has a transcript, search
     finally:
         event.remove(engine, "checkout", checkout)
         event.remove(engine, "checkin", checkin)
+    if not sqlite:
+        assert checkouts == checkins == []
+        return
+    assert len(checkouts) == len(checkins) == 2  # one a request, and back to the pool
+    reads = data_statements(statements)
+    assert ["FROM users" in read for read in reads] == [True, False, True, False, False]
+    assert ["transcript_segments_fts" in read for read in reads] == [
+        False,
+        True,
+        False,
+        False,
+        True,
+    ]
+    assert "JOIN video_sources" in reads[2] and "FROM transcripts" in reads[3]
+
+
+@requires_postgres
+def test_a_search_after_the_database_dropped_its_connections_is_answered(client, alice):
+    """No pre-ping on the read pool: a connection found broken is dropped and the search runs
+    again on a new one."""
+    transcribed(client, alice, ["alpha beta"])
+    assert texts(find(client, alice, "alpha")) == ["alpha beta"]
+    name = make_url(client.app.state.settings.database_url).query["application_name"]
+    with admin_engine().connect() as connection:
+        ended = connection.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE application_name = %(name)s",
+            {"name": name},
+        ).scalar_one()
+    assert ended >= 1
+
+    for _ in range(3):
+        assert texts(find(client, alice, "alpha")) == ["alpha beta"]
