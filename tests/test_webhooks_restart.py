@@ -21,7 +21,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-SUCCEEDED = "SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded'"
+# Before the kill: one delivery succeeded, the other's first attempt (a 500) recorded, its next
+# attempt 3 s away (WEBHOOK_RETRY_SCHEDULE), so no attempt is in flight when the kill comes (a
+# claimed one would wait out its lease, timeout + 30 s, before the restarted server retried).
+BEFORE_THE_KILL = "SELECT status, attempts FROM webhook_deliveries ORDER BY endpoint_id"
 
 
 def serve(port: int) -> str:
@@ -50,7 +53,7 @@ def test_deliveries_pending_at_a_sigkill_are_sent_after_restart_and_none_twice(t
         "BCRYPT_ROUNDS": "4",
         "WEBHOOK_ALLOW_PRIVATE": "true",
         "WEBHOOK_POLL_SECONDS": "0.1",
-        "WEBHOOK_RETRY_SCHEDULE": "0,1,1,1,1,1",
+        "WEBHOOK_RETRY_SCHEDULE": "0,3,1,1,1,1",
     }
     clip = media.mp4(tmp_path / "clip.mp4")
     with webhook_receiver() as answered, webhook_receiver() as failing:
@@ -78,7 +81,10 @@ def test_deliveries_pending_at_a_sigkill_are_sent_after_restart_and_none_twice(t
             answered.wait_for(1)
             failing.wait_for(1)
             deadline = time.monotonic() + 10  # the 2xx recorded: what a kill must not undo
-            while query(env["DATABASE_URL"], SUCCEEDED) != [(1,)]:
+            while query(env["DATABASE_URL"], BEFORE_THE_KILL) != [
+                ("succeeded", 1),
+                ("pending", 1),
+            ]:
                 assert time.monotonic() < deadline
                 time.sleep(0.02)
             os.killpg(doomed.pid, signal.SIGKILL)
