@@ -121,7 +121,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_secret_key()
     engine = db.make_engine(settings)
-    reads = make_reads(engine, settings)  # the search routes' connections (app/reads.py)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -143,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         worker.on_change = watcher.notify
         if settings.embedded_worker:
             worker.start()
+        # The search routes' connections (app/reads.py), per run of the lifespan too.
+        app.state.reads = reads = make_reads(engine, settings)
         await reads.open()
         try:
             async with watcher.running():  # its end ends every open event stream
@@ -175,7 +176,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.reads = reads
     app.state.hasher = PasswordHasher(settings.bcrypt_rounds)
     app.state.limits = AuthLimits(Throttle(settings.rate_limit_storage_uri), settings)
     openapi.install(app)

@@ -1,11 +1,11 @@
 """Reads for the hot read-only routes (search), on the event loop without blocking it.
 
-PostgreSQL: psycopg's async connections from a psycopg_pool pool of their own
-(`DB_READ_POOL_SIZE` per process), in autocommit. Such a request has no worker-thread hop, no
-pool pre-ping, no BEGIN/ROLLBACK and no SQLAlchemy execution layer: about 2 ms less per search
-than SQLAlchemy's pool from a worker thread (bench/README.md, "Phase 3: search"). There is no
-pre-ping: a connection found broken (the server restarted) is dropped, the pool's idle ones
-are checked, and the read runs once more, as reads are safe to repeat. SQLite: inline on a
+PostgreSQL: psycopg's async connections from a psycopg_pool pool of their own (at most
+`DB_READ_POOL_SIZE` per process, none until the first search), in autocommit. Such a request
+has no worker-thread hop, no BEGIN/ROLLBACK and no SQLAlchemy execution layer: about 2 ms less
+per search than SQLAlchemy's pool from a worker thread (bench/README.md, "Phase 3: search").
+There is no pre-ping: a connection found broken (the server restarted) is dropped, the pool's
+idle ones are checked, and the read runs once more, as reads are safe to repeat. SQLite: inline on a
 connection of the engine's pool, as app.db.call_database runs SQLite's calls (in this
 process, microseconds).
 
@@ -119,7 +119,7 @@ class PostgresReads:
         self._pool = AsyncConnectionPool(
             conninfo,
             kwargs={"autocommit": True},
-            min_size=1,
+            min_size=0,  # a process that never searches holds none
             max_size=settings.db_read_pool_size,
             timeout=settings.db_pool_timeout_seconds,
             open=False,
@@ -127,7 +127,7 @@ class PostgresReads:
         )
 
     async def open(self) -> None:
-        await self._pool.open()  # connects in the background; a request waits for one
+        await self._pool.open()  # connects when asked; idle ones close after 10 minutes
 
     async def close(self) -> None:
         await self._pool.close()

@@ -22,7 +22,7 @@ import redis
 from app import announce
 from app.db import ROOT
 from tests.support import media
-from tests.support.live import free_port, worker_process
+from tests.support.live import free_port, wait_for_health, worker_process
 from tests.support.postgres import TEST_DATABASE_URL
 from tests.support.services import redis_server
 from tests.support.utils import PASSWORD, UNTHROTTLED, bearer
@@ -57,16 +57,10 @@ def api_process(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the API did not start"
-            time.sleep(0.1)
+        try:
+            wait_for_health(url, process)
+        except RuntimeError:
+            raise AssertionError(log.read_text()) from None
         yield url, process
     finally:
         if process.poll() is None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.support import media
-from tests.support.live import free_port, query, worker_process
+from tests.support.live import free_port, query, wait_for_health, worker_process
 from tests.support.postgres import TEST_DATABASE_URL
 from tests.support.receiver import webhook_receiver
 from tests.support.utils import PASSWORD, bearer
@@ -30,18 +30,6 @@ BEFORE_THE_KILL = "SELECT status, attempts FROM webhook_deliveries ORDER BY endp
 def serve(port: int) -> str:
     """`uvicorn app.main:app` with its embedded worker, as code for worker_process."""
     return f"import uvicorn\nuvicorn.run('app.main:app', host='127.0.0.1', port={port})\n"
-
-
-def wait_for_health(base_url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.1)
 
 
 def test_deliveries_pending_at_a_sigkill_are_sent_after_restart_and_none_twice(tmp_path: Path):

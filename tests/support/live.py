@@ -73,18 +73,7 @@ def live_server(
     )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90  # a loaded machine: 4 workers took 29 s to import
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {process.returncode}")
-            try:
-                if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("uvicorn did not answer /health within 90 s")
-            time.sleep(0.1)
+        wait_for_health(base_url, process)
         yield base_url
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # the whole group: --workers spawns children
@@ -95,6 +84,25 @@ def live_server(
             process.wait()
         if log:
             output.close()
+
+
+def wait_for_health(
+    base_url: str, process: subprocess.Popen[bytes] | None = None, *, seconds: float = 90
+) -> None:
+    """Until `base_url`/health answers 200. RuntimeError if `process` (the server) exits first,
+    TimeoutError after `seconds` (a loaded machine: 4 workers once took 29 s to import)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{base_url} did not answer /health within {seconds:.0f} s")
+        time.sleep(0.1)
 
 
 def send_at_once(requests: list[Request]) -> list[httpx.Response]:
