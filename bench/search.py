@@ -33,10 +33,13 @@ this process through the same driver and engine settings (`app.db.make_engine`),
 of its own. The two alternate request by request (which goes first alternates too), REQUESTS
 (200) of each per query kind after WARMUP; each kind cycles through 4 queries of similar
 frequency; a fourth kind, a common word (rank 16-19, in about 7% of the segments), is a stress
-case, with a quarter of the requests. Target: API p50 <= direct p50 + 5 ms for each query (a
-kind's four queries differ in cost, up to 3x with one user: the median of their requests pooled
-falls between two of them and moves with any shift of either, so it is printed but not judged);
-p99 recorded.
+case, with a quarter of the requests. Target: API p50 <= direct p50 + 5 ms, judged on the
+median of the paired differences (each API request minus the direct run of the same query one
+request apart: the API's added time, without the scatter of the query's own time). Printed
+beside it, the literal differences of p50s: over a row's requests pooled (a kind's four queries
+differ in cost, up to 3x with one user, so the pooled median falls between two of them and
+jumps with any shift of either) and per query (50 requests each: on 30-90 ms queries whose own
+p99 is twice their p50, a few ms of scatter). p99 recorded.
 The API's hits are checked equal to the direct rows. Beside it: the hits (the user's, and all
 users') of each query, the query plan (SQLite EXPLAIN QUERY PLAN, PostgreSQL EXPLAIN ANALYZE),
 and the index's size on disk (SQLite: the FTS5 tables' pages, dbstat; PostgreSQL:
@@ -703,6 +706,9 @@ def measure(
                     "bench_wait_s": own_after[1] - own_before[1],
                 }
                 row["difference_p50_ms"] = row["api_p50_ms"] - row["direct_p50_ms"]
+                row["paired_p50_ms"] = (
+                    statistics.median(a - b for a, b in zip(api, straight, strict=True)) * 1e3
+                )
                 row["per_query"] = per_query(queries, api, straight)
                 row["worst_query_difference_ms"] = max(
                     q["difference_p50_ms"] for q in row["per_query"]
@@ -711,7 +717,7 @@ def measure(
                     row["baseline_p50_ms"] = statistics.median(old) * 1e3
                     row["baseline_p99_ms"] = percentile(old, 0.99) * 1e3
                     row["baseline_ms"] = [round(s * 1e3, 3) for s in old]
-                row["met"] = row["worst_query_difference_ms"] <= TARGET_MS
+                row["met"] = row["paired_p50_ms"] <= TARGET_MS
                 results[kind] = row
                 log(
                     f"    {kind:<12} API p50 {row['api_p50_ms']:.2f} p99 {row['api_p99_ms']:.2f}"
@@ -816,7 +822,8 @@ def print_report(results: dict[str, Any], info: dict[str, str]) -> None:
     )
     print(
         f"{'engine':<10}{'owner':<10}{'query':<13}{'hits (user/all)':>17}{'API p50':>9}"
-        f"{'direct':>8}{'diff':>7}{'worst q':>8}  {'target':<16}{'API p99':>8}{'direct':>8}"
+        f"{'direct':>8}{'diff':>7}{'worst q':>8}{'paired':>7}  {'target':<16}{'API p99':>8}"
+        f"{'direct':>8}"
         f"{'srv wait':>9}"
     )
     for engine, by_owner in results["engines"].items():
@@ -831,7 +838,7 @@ def print_report(results: dict[str, Any], info: dict[str, str]) -> None:
                 print(
                     f"{engine:<10}{owner:<10}{kind:<13}{hits:>17}{row['api_p50_ms']:>9.2f}"
                     f"{row['direct_p50_ms']:>8.2f}{row['difference_p50_ms']:>7.2f}"
-                    f"{row['worst_query_difference_ms']:>8.2f}  "
+                    f"{row['worst_query_difference_ms']:>8.2f}{row['paired_p50_ms']:>7.2f}  "
                     f"<= +{TARGET_MS:.0f} ms {verdict:<6}{row['api_p99_ms']:>8.2f}"
                     f"{row['direct_p99_ms']:>8.2f}"
                     f"{row['server_wait_s'] / row['requests'] * 1e3:>9.2f}"
@@ -844,7 +851,8 @@ def print_report(results: dict[str, Any], info: dict[str, str]) -> None:
                 )
     print(
         "(ms; API p50, direct, diff: over all the requests of a row (its 4 queries pooled); "
-        "worst q: the largest of the 4 queries' own p50 differences, which the target is "
+        "worst q: the largest of the 4 queries' own p50 differences; paired: the median of "
+        "(API - direct) over the row's request pairs, one request apart, which the target is "
         "judged on; hits: medians over the 4 queries of a row, the searching user's and all "
         "users'; "
         "srv wait: ms per request the server was runnable but waited for a CPU; "
