@@ -1130,20 +1130,16 @@ SearchCursor = Annotated[
 async def search_transcripts(
     request: Request,
     token: TokenDep,
-    settings: SettingsDep,
     q: SearchQuery,
     limit: PageLimit = 20,
     cursor: SearchCursor = None,
 ) -> SearchPage:
-    claims = deps.token_claims(request, token)
-
-    async def find(reader: Reader) -> SearchPage:
-        user = (await deps.read_verified_user(reader, claims, settings)).user
+    async def find(reader: Reader, found: crud.UserRow) -> SearchPage:
         return await _search(
-            reader, user_id=user.id, q=q, video_id=None, limit=limit, cursor=cursor
+            reader, user_id=found.user.id, q=q, video_id=None, limit=limit, cursor=cursor
         )
 
-    return await request.app.state.reads.run(find)
+    return await deps.read_as_verified_user(request, token, find)
 
 
 @router.get(
@@ -1157,29 +1153,20 @@ async def search_video_transcript(
     video_id: VideoId,
     request: Request,
     token: TokenDep,
-    settings: SettingsDep,
     q: SearchQuery,
     limit: PageLimit = 20,
     cursor: SearchCursor = None,
 ) -> SearchPage:
-    claims = deps.token_claims(request, token)
-
-    async def find(reader: Reader) -> SearchPage:
-        found = await deps.read_verified_user(reader, claims, settings, "video", video_id)
+    async def find(reader: Reader, found: crud.UserRow) -> SearchPage:
         if found.owned is None:
             raise deps.not_found("video")
         if not await crud.read_has_transcript(reader, video_id):
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Transcript not found")
         return await _search(
-            reader,
-            user_id=found.user.id,
-            q=q,
-            video_id=video_id,
-            limit=limit,
-            cursor=cursor,
+            reader, user_id=found.user.id, q=q, video_id=video_id, limit=limit, cursor=cursor
         )
 
-    return await request.app.state.reads.run(find)
+    return await deps.read_as_verified_user(request, token, find, "video", video_id)
 
 
 @router.get(

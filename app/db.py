@@ -126,6 +126,12 @@ class Compiled:
             parameters = {**self.values, **parameters}
         return parameters if self.names is None else tuple(parameters[n] for n in self.names)
 
+    def rows(self, cursor: Any, parameters: dict[str, Any], *, many: bool) -> list[tuple[Any, ...]]:
+        """Run on a DBAPI cursor: all its rows, or only the first, converted."""
+        cursor.execute(self.sql, self.arguments(parameters))
+        found = cursor.fetchall() if many else cursor.fetchmany(1)
+        return [self.convert(row, cursor.description) for row in found]
+
     def convert(self, row: Sequence[Any], description: Any) -> tuple[Any, ...]:
         if self.types is None:
             return tuple(row)
@@ -168,9 +174,7 @@ def fetch_row(
             connection.driver_connection.autocommit = True  # type: ignore[union-attr]
         cursor = connection.cursor()
         try:
-            cursor.execute(compiled.sql, compiled.arguments(parameters))
-            row = cursor.fetchone()
-            description = cursor.description
+            rows = compiled.rows(cursor, parameters, many=False)
         finally:
             cursor.close()
     finally:
@@ -180,7 +184,7 @@ def fetch_row(
             except Exception:  # a broken connection: the pool replaces it
                 connection.invalidate()
         connection.close()  # back to the pool (SQLite: which rolls back)
-    return None if row is None else compiled.convert(tuple(row), description)
+    return rows[0] if rows else None
 
 
 def _select_one(engine: Engine) -> bool:

@@ -1,8 +1,9 @@
 """The dependencies the routes declare: settings and services from app.state, the current
 user (checked on every request), owned videos and jobs, page parameters, superusers."""
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
@@ -24,12 +25,13 @@ from app.models import (
     WebhookEndpoint,
 )
 from app.pipeline.queue import JobQueue
-from app.reads import Reader
+from app.reads import Reader, Reads
 from app.security import AccessClaims, PasswordHasher, access_token_claims, epoch_seconds
 from app.storage import Storage
 from app.throttle import AuthLimits
 
 BEARER = {"WWW-Authenticate": "Bearer"}
+T = TypeVar("T")
 
 
 # async: they only read app.state, and FastAPI would run a plain `def` dependency in the
@@ -112,28 +114,30 @@ async def read_as_current_user(
     )
 
 
-def token_claims(request: Request, token: str) -> AccessClaims:
-    """The bearer token's claims, for the routes that read through app.reads: a 401 before
-    any connection is taken."""
-    return _claims(token, request.app.state.settings.jwt_key)
-
-
-async def read_verified_user(
-    reader: Reader,
-    claims: AccessClaims,
-    settings: Settings,
+async def read_as_verified_user(
+    request: Request,
+    token: str,
+    read: Callable[[Reader, crud.UserRow], Awaitable[T]],
     owned: crud.OwnedKind | None = None,
     object_id: int = 0,
-) -> crud.UserRow:
-    """`VerifiedUser`'s checks on an app.reads connection (with `owned`, that object's row
-    read in the same query, None if it is not the user's): a route's reads then follow on the
-    same connection, in the same call (bench/README.md, "Phase 3: search")."""
-    found = await crud.read_user(reader, claims.user_id, claims.session_id, owned, object_id)
-    if found is None:
-        raise bad_credentials()
-    _check(claims, found.user.is_active, found.tokens_valid_after, found.session_revoked)
-    refuse_unverified(found.user, settings)
-    return found
+) -> T:
+    """`VerifiedUser`'s checks, then `await read(reader, found)`, on one app.reads connection
+    in one call (bench/README.md, "Phase 3: search"). The token is checked before a connection
+    is taken; with `owned`, `found.owned` is that object's row, read in the user's query (None
+    if it is not the user's)."""
+    settings = request.app.state.settings
+    claims = _claims(token, settings.jwt_key)
+
+    async def checked(reader: Reader) -> T:
+        found = await crud.read_user(reader, claims.user_id, claims.session_id, owned, object_id)
+        if found is None:
+            raise bad_credentials()
+        _check(claims, found.user.is_active, found.tokens_valid_after, found.session_revoked)
+        refuse_unverified(found.user, settings)
+        return await read(reader, found)
+
+    reads: Reads = request.app.state.reads
+    return await reads.run(checked)
 
 
 async def get_current_user(request: Request, token: TokenDep) -> UserAdminRead:

@@ -97,12 +97,9 @@ class _DBAPIReader(Reader):
     async def _rows(
         self, query: Statement, parameters: dict[str, Any], prepare: bool | None, *, many: bool
     ) -> list[tuple[Any, ...]]:
-        compiled = compile_query(query, self.dialect)
         cursor = self._connection.cursor()
         try:
-            cursor.execute(compiled.sql, compiled.arguments(parameters))
-            rows = cursor.fetchall() if many else cursor.fetchmany(1)
-            return [compiled.convert(row, cursor.description) for row in rows]
+            return compile_query(query, self.dialect).rows(cursor, parameters, many=many)
         finally:
             cursor.close()
 
